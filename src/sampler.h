@@ -1,0 +1,69 @@
+/* sampler.h -- the sampler interface.
+ *
+ * GPL-3.0-or-later.
+ *
+ * A sampler family is an lb_sampler_type defined in one file under
+ * src/samplers/ and listed once in the registry in src/sampler.c.  An
+ * lb_sampler is one configured instance bound to a target: it advances one
+ * chain by one (coarse) step of size h and reports the drift evaluations
+ * (NFE) it spent, exactly.
+ *
+ * Samplers are written against the general process of dynamics.h; the
+ * registry entry binds a family to a dynamics (e.g. "plmc" = the Poisson
+ * midpoint method on overdamped Langevin).
+ */
+#ifndef LB_SAMPLER_H
+#define LB_SAMPLER_H
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+
+#include "dynamics.h"
+#include "lb.h"
+#include "target.h"
+
+typedef struct lb_sampler lb_sampler;
+
+/* Exact one-step law on a centred Gaussian target with diagonal precision:
+ * coordinate i moves as X_i' = a_i X_i + n_i, with random coefficients a_i
+ * (shared randomness across coordinates, e.g. the midpoint times) and noise
+ * n_i, independent across coordinates and of mean zero given a.  For
+ * precisions li, lj and step h this returns
+ *   out[0] = E[a_i], out[1] = E[a_i a_j], out[2] = E[n_i^2].
+ * Then  m' = E[a] m  and  S'_ij = E[a_i a_j] S_ij + [i = j] E[n_i^2]
+ * propagate the exact mean and second moments of the iterates. */
+typedef void (*lb_gauss_law_fn)(const lb_sampler *s, double h, double li,
+                                double lj, double out[3]);
+
+typedef struct {
+  const char *name; /* registry name, e.g. "plmc" */
+  const char *help; /* parameters and defaults, for `list samplers` */
+  const lb_dynamics_type *dynamics;
+  /* Parse parameters (mark keys used), allocate s->state. */
+  int (*init)(lb_sampler *s, lb_spec *spec, lb_err *e);
+  void (*free)(void *state);
+  /* Scratch doubles one chain needs (a multiple of the state size). */
+  size_t (*work_size)(const lb_sampler *s);
+  /* Advance y (n components) by one step of size h; returns the number of
+   * drift evaluations spent. */
+  long (*step)(const lb_sampler *s, double h, double *y, double *work,
+               gsl_rng *r);
+  lb_gauss_law_fn gauss_law; /* NULL when not available */
+} lb_sampler_type;
+
+struct lb_sampler {
+  const lb_sampler_type *type;
+  lb_dynamics dyn;
+  void *state;
+  char spec[LB_SPEC_MAXLEN];
+};
+
+extern const lb_sampler_type *const lb_sampler_types[];
+const lb_sampler_type *lb_sampler_type_find(const char *name);
+
+/* Parse SPEC, bind to target t, reject unknown keys. */
+int lb_sampler_alloc(const char *spec, const lb_target *t, lb_sampler **out,
+                     lb_err *e);
+void lb_sampler_free(lb_sampler *s);
+
+#endif

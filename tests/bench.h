@@ -1,0 +1,10 @@
+/* bench.h -- `make bench`: each part prints its measurements and the
+ * ratios the issues ask for, all from one run.  GPL-3.0-or-later. */
+#ifndef LB_BENCH_H
+#define LB_BENCH_H
+
+double bench_now(void); /* monotonic seconds */
+void bench_samplers(void);
+void bench_metrics(void);
+
+#endif

@@ -1,0 +1,77 @@
+/* testutil.c -- helpers shared by the Criterion tests.  GPL-3.0-or-later. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void cleanup(void) {
+  if (tmpdir[0]) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) { /* best effort */
+    }
+  }
+}
+
+const char *lb_test_tmpdir(void) {
+  if (!tmpdir[0]) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/langbench-test-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+      perror("mkdtemp");
+      abort();
+    }
+    atexit(cleanup);
+  }
+  return tmpdir;
+}
+
+int lb_test_cli(const char *args, char *err, size_t errlen) {
+  const char *bin = getenv("LANGBENCH_BIN");
+  if (!bin) bin = "bin/langbench";
+  char errfile[300], cmd[8192];
+  snprintf(errfile, sizeof errfile, "%s/stderr.txt", lb_test_tmpdir());
+  snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>'%s'", bin, args, errfile);
+  int st = system(cmd);
+  if (err && errlen) {
+    err[0] = '\0';
+    FILE *f = fopen(errfile, "r");
+    if (f) {
+      if (!fgets(err, (int)errlen, f)) err[0] = '\0';
+      fclose(f);
+    }
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void lb_test_mean_se(const double *x, size_t n, size_t stride, double *mean,
+                     double *se) {
+  double m = 0, s2 = 0;
+  for (size_t i = 0; i < n; i++) m += x[i * stride];
+  m /= (double)n;
+  for (size_t i = 0; i < n; i++) s2 += (x[i * stride] - m) * (x[i * stride] - m);
+  s2 /= (double)(n - 1);
+  *mean = m;
+  *se = sqrt(s2 / (double)n);
+}
+
+void lb_test_var_se(const double *x, size_t n, size_t stride, double *var,
+                    double *se) {
+  double m = 0, m2 = 0, m4 = 0;
+  for (size_t i = 0; i < n; i++) m += x[i * stride];
+  m /= (double)n;
+  for (size_t i = 0; i < n; i++) {
+    double c = x[i * stride] - m, c2 = c * c;
+    m2 += c2;
+    m4 += c2 * c2;
+  }
+  m2 /= (double)n;
+  m4 /= (double)n;
+  *var = m2 * (double)n / (double)(n - 1);
+  *se = sqrt((m4 - m2 * m2) / (double)n);
+}
