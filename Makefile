@@ -13,13 +13,13 @@ BIN   ?= bin
 CC    ?= cc
 
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
-HDF5_LIBDIR := $(shell pkg-config --variable=libdir hdf5 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/hdf5/serial)
+HDF5_LDIR   := $(shell pkg-config --libs-only-L hdf5 2>/dev/null)
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wshadow -Werror \
             -Isrc -Itargets $(HDF5_CFLAGS) $(SANITIZE)
-LDFLAGS  += -fopenmp $(SANITIZE) -L$(HDF5_LIBDIR)
+LDFLAGS  += -fopenmp $(SANITIZE) $(HDF5_LDIR)
 LDLIBS   += -lhdf5_hl -lhdf5 -lconfig -lgsl -lopenblas -lm
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/samplers/*.c src/metrics/*.c targets/*.c))

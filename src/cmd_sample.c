@@ -21,7 +21,8 @@ static const char *usage =
     "  --seed S           seed of the Philox streams (default 1)\n"
     "  --threads P        OpenMP threads (default: all cores); the output\n"
     "                     does not depend on P\n"
-    "  --init SPEC        gaussian:var=V[,mean=M] | point:x=X[;X2...]\n"
+    "  --init SPEC        gaussian:var=V[,mean=M] | point:x=X[;X2...] |\n"
+    "                     target (exact draws: start in equilibrium)\n"
     "                     (default gaussian:var=1)\n"
     "  --record-every R   record the trajectory every R steps and at the\n"
     "                     last step (default ceil(T/100); 0 disables)\n"
@@ -77,7 +78,7 @@ int lb_cmd_sample(int argc, char **argv) {
   o.file = -1;
   int rc = lb_target_alloc(target, &t, &e);
   if (!rc) rc = lb_sampler_alloc(sampler, t, &s, &e);
-  if (!rc) rc = lb_init_parse(&in, init, t->dim, &e);
+  if (!rc) rc = lb_init_parse(&in, init, t, &e);
   if (!rc) rc = lb_out_open(&o, out, &e);
   if (!rc) {
     sim.target = t;
@@ -90,7 +91,7 @@ int lb_cmd_sample(int argc, char **argv) {
     sim.record_every = every;
     sim.record_chains = rchains;
     double t0 = omp_get_wtime();
-    rc = lb_simulate(&sim, &run, &e);
+    rc = lb_simulate(&sim, &run, NULL, &e);
     run.wall_seconds = omp_get_wtime() - t0;
     snprintf(run.target, sizeof run.target, "%s", target);
     snprintf(run.sampler, sizeof run.sampler, "%s", sampler);

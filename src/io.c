@@ -24,6 +24,7 @@ void lb_run_clear(lb_run *r) {
   free(r->diverged);
   free(r->trajectory);
   free(r->trajectory_step);
+  free(r->trajectory_nfe);
   memset(r, 0, sizeof *r);
 }
 
@@ -186,6 +187,9 @@ int lb_run_write(hid_t loc, const lb_run *r, lb_err *e) {
   hsize_t sd[1] = {r->records};
   bad |= put_data(loc, "trajectory_step", H5T_STD_I64LE, H5T_NATIVE_INT64, 1,
                   sd, NULL, r->trajectory_step);
+  if (r->trajectory_nfe)
+    bad |= put_data(loc, "trajectory_nfe", H5T_STD_I64LE, H5T_NATIVE_INT64, 1,
+                    sd, NULL, r->trajectory_nfe);
   if (bad) return lb_fail(e, LB_ERUNTIME, "HDF5 write failed");
   return LB_OK;
 }
@@ -279,6 +283,9 @@ int lb_run_read(hid_t loc, lb_run *r, lb_err *e) {
   if (!rc)
     rc = get_data(loc, "trajectory_step", H5T_NATIVE_INT64, sizeof(int64_t), 1,
                   sd, (void **)&r->trajectory_step, e);
+  if (!rc && H5Lexists(loc, "trajectory_nfe", H5P_DEFAULT) > 0)
+    rc = get_data(loc, "trajectory_nfe", H5T_NATIVE_INT64, sizeof(int64_t), 1,
+                  sd, (void **)&r->trajectory_nfe, e);
   if (rc) lb_run_clear(r);
   return rc;
 }

@@ -13,6 +13,9 @@
  *   /diverged       int8    [chains]
  *   /trajectory     float64 [records, record_chains, dim] chunked, deflated
  *   /trajectory_step int64  [records]
+ *   /trajectory_nfe int64   [records]  drift evaluations of all chains up
+ *                   to each record (an extension of format_version 1;
+ *                   optional when reading)
  *
  * lb_run_write/lb_run_read work on any HDF5 location (a file or a group),
  * so an experiment file can hold one run per sweep cell.
@@ -49,6 +52,7 @@ typedef struct {
   size_t records, record_chains;
   double *trajectory;       /* [records*record_chains*dim] */
   int64_t *trajectory_step; /* [records] */
+  int64_t *trajectory_nfe;  /* [records] total over chains, or NULL */
 } lb_run;
 
 void lb_run_clear(lb_run *r); /* free the arrays, zero the struct */

@@ -49,6 +49,14 @@ typedef struct {
   long (*step)(const lb_sampler *s, double h, double *y, double *work,
                gsl_rng *r);
   lb_gauss_law_fn gauss_law; /* NULL when not available */
+  /* Coupled stepping (optional): like step, but every Gaussian of the
+   * Brownian path comes from r_noise, n per fine step of size h/K, in
+   * order, and all other randomness from r_ctl.  LMC at step h/K reading
+   * the same r_noise then follows the same Brownian path. */
+  long (*step_coupled)(const lb_sampler *s, double h, double *y,
+                       double *work, gsl_rng *r_ctl, gsl_rng *r_noise);
+  /* Fine steps per coarse step (K; 0 for K = infinity), NULL means 1. */
+  long (*fine_steps)(const lb_sampler *s);
 } lb_sampler_type;
 
 struct lb_sampler {

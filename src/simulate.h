@@ -5,6 +5,12 @@
  * its dynamics noise from (seed, c, substream 1) of the Philox generator,
  * so the result is a pure function of the configuration and the seed:
  * bit-identical for any number of threads.
+ *
+ * Coupled mode (sim.fine != NULL): every chain is also run with the
+ * sampler `fine` at step step/K for K steps per coarse step, and both read
+ * their Brownian increments from substream 2 (sampler.h, step_coupled), so
+ * the two share one Brownian path; the coarse sampler's other randomness
+ * (midpoint indices) comes from substream 1.
  */
 #ifndef LB_SIMULATE_H
 #define LB_SIMULATE_H
@@ -21,15 +27,23 @@ typedef struct {
   long steps, chains;
   uint64_t seed;
   int threads;
-  long record_every;  /* 0: no trajectory */
+  long record_every;  /* 0: no trajectory (unless record_at is set) */
   long record_chains; /* chains 0..record_chains-1 are recorded */
+  /* Optional explicit record steps (ascending, within [0, steps]); when
+   * set they replace record_every. */
+  const int64_t *record_at;
+  size_t n_record_at;
+  const lb_sampler *fine; /* coupled mode: e.g. LMC at step/K */
 } lb_sim;
 
 /* Record steps: 0, R, 2R, ... and always the last step. */
 size_t lb_sim_records(long steps, long record_every);
 
 /* Fills the datasets of `out` (samples, velocities, nfe, diverged,
- * trajectory, trajectory_step), status and the numeric attributes. */
-int lb_simulate(const lb_sim *sim, lb_run *out, lb_err *e);
+ * trajectory, trajectory_step, trajectory_nfe), status and the numeric
+ * attributes.  In coupled mode `fine_out` receives the fine sampler's run
+ * (its trajectory recorded at the same physical times); otherwise it may
+ * be NULL. */
+int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e);
 
 #endif

@@ -74,9 +74,12 @@ double lb_target_logpdf(const lb_target *t, const double *x) {
 
 /* ---- initial laws ------------------------------------------------- */
 
-int lb_init_parse(lb_init *in, const char *text, size_t dim, lb_err *e) {
+int lb_init_parse(lb_init *in, const char *text, const lb_target *t,
+                  lb_err *e) {
+  size_t dim = t->dim;
   memset(in, 0, sizeof *in);
   in->dim = dim;
+  in->target = t;
   in->var = 1.0;
   if (!text || !*text) text = "gaussian:var=1";
   snprintf(in->spec, sizeof in->spec, "%s", text);
@@ -87,6 +90,8 @@ int lb_init_parse(lb_init *in, const char *text, size_t dim, lb_err *e) {
     in->kind = 0;
     rc = lb_spec_double(&s, "var", 1.0, 0.0, HUGE_VAL, &in->var, e);
     if (!rc) rc = lb_spec_double(&s, "mean", 0.0, -HUGE_VAL, HUGE_VAL, &in->mean, e);
+  } else if (strcmp(s.name, "target") == 0) {
+    in->kind = 2;
   } else if (strcmp(s.name, "point") == 0) {
     in->kind = 1;
     in->point = lb_xcalloc(dim, sizeof(double));
@@ -105,7 +110,8 @@ int lb_init_parse(lb_init *in, const char *text, size_t dim, lb_err *e) {
     }
   } else {
     return lb_fail(e, LB_EINPUT,
-                   "--init: unknown initial law '%s' (gaussian or point)",
+                   "--init: unknown initial law '%s' (gaussian, point or "
+                   "target)",
                    s.name);
   }
   if (rc) return rc;
@@ -115,6 +121,10 @@ int lb_init_parse(lb_init *in, const char *text, size_t dim, lb_err *e) {
 void lb_init_draw(const lb_init *in, gsl_rng *r, double *x) {
   if (in->kind == 1) {
     memcpy(x, in->point, in->dim * sizeof(double));
+    return;
+  }
+  if (in->kind == 2) {
+    in->target->type->sample(in->target->state, r, x);
     return;
   }
   double sd = sqrt(in->var);

@@ -77,11 +77,14 @@ void lb_target_alloc_truth(lb_target *t);
 double lb_target_logpdf(const lb_target *t, const double *x);
 
 /* ------------------------------------------------------------------ */
-/* Initial laws (--init): `gaussian:var=V[,mean=M]` and `point:x=X` where X
- * is one number (every coordinate) or dim numbers separated by ';'.
+/* Initial laws (--init): `gaussian:var=V[,mean=M]`, `point:x=X` where X
+ * is one number (every coordinate) or dim numbers separated by ';', and
+ * `target` (an exact draw from the target: a chain started in equilibrium,
+ * so that any later error is discretisation bias).
  * Default (NULL or empty): standard normal. */
 typedef struct {
-  int kind; /* 0 gaussian, 1 point */
+  int kind; /* 0 gaussian, 1 point, 2 target */
+  const lb_target *target;
   double var;
   double mean;
   double *point; /* [dim] for kind 1 */
@@ -89,7 +92,8 @@ typedef struct {
   char spec[LB_SPEC_MAXLEN];
 } lb_init;
 
-int lb_init_parse(lb_init *in, const char *spec, size_t dim, lb_err *e);
+int lb_init_parse(lb_init *in, const char *spec, const lb_target *t,
+                  lb_err *e);
 void lb_init_draw(const lb_init *in, gsl_rng *r, double *x);
 void lb_init_clear(lb_init *in);
 

@@ -19,7 +19,7 @@ static double time_run(const char *sspec, long chains, long steps,
   lb_sampler *s;
   lb_init in;
   if (lb_target_alloc("gmm:preset=ring8", &t, &e) ||
-      lb_sampler_alloc(sspec, t, &s, &e) || lb_init_parse(&in, NULL, 2, &e)) {
+      lb_sampler_alloc(sspec, t, &s, &e) || lb_init_parse(&in, NULL, t, &e)) {
     fprintf(stderr, "bench: %s\n", e.msg);
     return -1;
   }
@@ -30,7 +30,7 @@ static double time_run(const char *sspec, long chains, long steps,
   for (int rep = 0; rep < 3; rep++) {
     lb_run run = {0};
     double t0 = bench_now();
-    lb_simulate(&sim, &run, &e);
+    lb_simulate(&sim, &run, NULL, &e);
     double dt = bench_now() - t0;
     if (dt < best) best = dt;
     double nfe = 0;

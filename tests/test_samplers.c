@@ -99,13 +99,13 @@ ParameterizedTest(conf_case *c, conformance, gaussian_law) {
   cr_assert_eq(lb_sampler_alloc(sspec, t, &s, &e), LB_OK, "%s", e.msg);
   cr_assert_not_null(s->type->gauss_law, "%s has no gauss_law", sspec);
   lb_init in;
-  cr_assert_eq(lb_init_parse(&in, "point:x=1", t->dim, &e), LB_OK);
+  cr_assert_eq(lb_init_parse(&in, "point:x=1", t, &e), LB_OK);
 
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = h,
                 .steps = T, .chains = 40000, .seed = 7 + (uint64_t)c->sampler,
                 .threads = 2, .record_every = 0};
   lb_run run = {0};
-  cr_assert_eq(lb_simulate(&sim, &run, &e), LB_OK);
+  cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
 
   size_t d = t->dim, n = (size_t)sim.chains;
   double m[3], C[9];
@@ -170,12 +170,12 @@ ParameterizedTest(nfe_case *c, conformance, nfe) {
   lb_init in;
   cr_assert_eq(lb_target_alloc("gaussian:dim=2,var=1", &t, &e), LB_OK);
   cr_assert_eq(lb_sampler_alloc(c->spec, t, &s, &e), LB_OK, "%s", e.msg);
-  cr_assert_eq(lb_init_parse(&in, NULL, t->dim, &e), LB_OK);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
   long T = 50;
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 0.1,
                 .steps = T, .chains = 4000, .seed = 3, .threads = 2};
   lb_run run = {0};
-  cr_assert_eq(lb_simulate(&sim, &run, &e), LB_OK);
+  cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
   double *x = malloc((size_t)sim.chains * sizeof *x);
   for (long k = 0; k < sim.chains; k++) {
     x[k] = (double)run.nfe[k] / (double)T;
@@ -250,13 +250,13 @@ Test(conformance, divergence_is_flagged_not_fatal) {
   lb_init in;
   cr_assert_eq(lb_target_alloc("gaussian:dim=2,var=1", &t, &e), LB_OK);
   cr_assert_eq(lb_sampler_alloc("lmc", t, &s, &e), LB_OK);
-  cr_assert_eq(lb_init_parse(&in, NULL, t->dim, &e), LB_OK);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
   /* h = 2.5: |1 - h| = 1.5, so |x| grows like 1.5^t and overflows */
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 2.5,
                 .steps = 5000, .chains = 10, .seed = 1, .threads = 1,
                 .record_every = 1000, .record_chains = 2};
   lb_run run = {0};
-  cr_assert_eq(lb_simulate(&sim, &run, &e), LB_OK);
+  cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
   cr_expect_str_eq(run.status, "diverged");
   for (long c = 0; c < sim.chains; c++) {
     cr_expect_eq(run.diverged[c], 1);

@@ -27,12 +27,19 @@ static void lmc_gauss_law(const lb_sampler *s, double h, double li, double lj,
   out[2] = 2.0 * h;
 }
 
+/* Coupled: the noise of the step comes from r_noise. */
+static long lmc_step_coupled(const lb_sampler *s, double h, double *y,
+                             double *work, gsl_rng *r_ctl, gsl_rng *r_noise) {
+  (void)r_ctl;
+  return lmc_step(s, h, y, work, r_noise);
+}
+
 const lb_sampler_type lb_sampler_lmc = {
-    "lmc",
-    "lmc: Euler-Maruyama (LMC). No parameters. 1 drift evaluation per step.",
-    &lb_dynamics_overdamped,
-    NULL,
-    NULL,
-    lmc_work,
-    lmc_step,
-    lmc_gauss_law};
+    .name = "lmc",
+    .help = "lmc: Euler-Maruyama (LMC). No parameters. 1 drift evaluation "
+            "per step.",
+    .dynamics = &lb_dynamics_overdamped,
+    .work_size = lmc_work,
+    .step = lmc_step,
+    .gauss_law = lmc_gauss_law,
+    .step_coupled = lmc_step_coupled};

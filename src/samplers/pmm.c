@@ -150,8 +150,10 @@ static long pmm_step_fast(const lb_sampler *s, const pmm_params *p,
 
 /* ---- fine form -------------------------------------------------------- */
 
+/* H_i and u come from r, the Z_i from rz (rz = r when not coupled). */
 static long pmm_step_fine(const lb_sampler *s, const pmm_params *p,
-                          double alpha, double *y, double *work, gsl_rng *r) {
+                          double alpha, double *y, double *work, gsl_rng *r,
+                          gsl_rng *rz) {
   const lb_dynamics *dy = &s->dyn;
   const lb_dynamics_type *T = dy->type;
   size_t n = dy->n, d = dy->d;
@@ -165,7 +167,7 @@ static long pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   memcpy(yh, y, n * sizeof *yh);
   for (long i = 0; i < K; i++) {
     int H = p->option == 2 ? (i == u) : (gsl_rng_uniform(r) < 1.0 / (double)K);
-    for (size_t j = 0; j < n; j++) z[j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+    for (size_t j = 0; j < n; j++) z[j] = gsl_ran_gaussian_ziggurat(rz, 1.0);
     /* drift used by the refined iterate: b0 + K H (b(Yhat_i) - b0) */
     memcpy(c, b0, d * sizeof *c);
     if (H && i > 0) {
@@ -188,8 +190,19 @@ static long pmm_step_fine(const lb_sampler *s, const pmm_params *p,
 static long pmm_step(const lb_sampler *s, double alpha, double *y,
                      double *work, gsl_rng *r) {
   const pmm_params *p = s->state;
-  return p->fine ? pmm_step_fine(s, p, alpha, y, work, r)
+  return p->fine ? pmm_step_fine(s, p, alpha, y, work, r, r)
                  : pmm_step_fast(s, p, alpha, y, work, r);
+}
+
+/* Coupled with fine LMC: the literal form, whatever impl says (O(K)). */
+static long pmm_step_coupled(const lb_sampler *s, double alpha, double *y,
+                             double *work, gsl_rng *r_ctl, gsl_rng *r_noise) {
+  const pmm_params *p = s->state;
+  return pmm_step_fine(s, p, alpha, y, work, r_ctl, r_noise);
+}
+
+static long pmm_fine_steps(const lb_sampler *s) {
+  return ((const pmm_params *)s->state)->K;
 }
 
 /* ---- exact law on a Gaussian target (overdamped) ---------------------------
@@ -239,14 +252,18 @@ static void pmm_gauss_law(const lb_sampler *s, double alpha, double li,
 }
 
 const lb_sampler_type lb_sampler_plmc = {
-    "plmc",
-    "plmc: Poisson midpoint method on overdamped Langevin.\n"
-    "  K=16        fine steps per coarse step (integer >= 1, or inf)\n"
-    "  option=1    1: Bernoulli(1/K) midpoints; 2: one uniform grid midpoint\n"
-    "  impl=fast   fast: cost independent of K; fine: literal K-step form",
-    &lb_dynamics_overdamped,
-    pmm_init,
-    free,
-    pmm_work,
-    pmm_step,
-    pmm_gauss_law};
+    .name = "plmc",
+    .help = "plmc: Poisson midpoint method on overdamped Langevin.\n"
+            "  K=16        fine steps per coarse step (integer >= 1, or inf)\n"
+            "  option=1    1: Bernoulli(1/K) midpoints; 2: one uniform grid "
+            "midpoint\n"
+            "  impl=fast   fast: cost independent of K; fine: literal K-step "
+            "form",
+    .dynamics = &lb_dynamics_overdamped,
+    .init = pmm_init,
+    .free = free,
+    .work_size = pmm_work,
+    .step = pmm_step,
+    .gauss_law = pmm_gauss_law,
+    .step_coupled = pmm_step_coupled,
+    .fine_steps = pmm_fine_steps};

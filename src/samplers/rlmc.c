@@ -44,12 +44,10 @@ static void rlmc_gauss_law(const lb_sampler *s, double h, double li,
 }
 
 const lb_sampler_type lb_sampler_rlmc = {
-    "rlmc",
-    "rlmc: randomized midpoint method (overdamped). No parameters. "
-    "2 drift evaluations per step.",
-    &lb_dynamics_overdamped,
-    NULL,
-    NULL,
-    rlmc_work,
-    rlmc_step,
-    rlmc_gauss_law};
+    .name = "rlmc",
+    .help = "rlmc: randomized midpoint method (overdamped). No parameters. "
+            "2 drift evaluations per step.",
+    .dynamics = &lb_dynamics_overdamped,
+    .work_size = rlmc_work,
+    .step = rlmc_step,
+    .gauss_law = rlmc_gauss_law};

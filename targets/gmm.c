@@ -1,0 +1,617 @@
+/* gmm.c -- Gaussian mixture targets  pi(x) = sum_k w_k N(x; mu_k, Sigma_k).
+ *
+ * GPL-3.0-or-later.
+ *
+ * Sources (exactly one):
+ *   gmm:preset=NAME        a preset from targets/presets/NAME.cfg, embedded
+ *                          in the binary at build time (default: ring8)
+ *   gmm:file=PATH          a libconfig file in the same format
+ *   gmm:dim=D,modes=M[,radius=R,sd=S]
+ *                          the "cross" family: component k = 0..M-1 has
+ *                          mean (-1)^k R e_{floor(k/2)} (so +R e_0, -R e_0,
+ *                          +R e_1, -R e_1, ...), covariance S^2 I, equal
+ *                          weights; 1 <= M <= 2D.  Defaults D = 2,
+ *                          M = 2D, R = 4, S = 0.5.
+ *
+ * File format (libconfig; see targets/presets/ring8.cfg):
+ *   dim = 2;                                  # optional, else len(mean)
+ *   components = (
+ *     { weight = 0.5; mean = [1.0, 0.0]; sd = 0.5; },          # isotropic
+ *     { weight = 0.5; mean = [-1.0, 0.0]; var = [1.0, 2.0]; }, # diagonal
+ *     { weight = 1.0; mean = [0.0, 3.0];                       # full,
+ *       cov = [1.0, 0.5,                                       # row-major
+ *              0.5, 2.0]; }                                    # or rows
+ *   );
+ * Each component gives exactly one of sd / var (a number: isotropic; or
+ * dim numbers: diagonal) or cov (dim*dim numbers, flat or as a list of
+ * rows; symmetric positive definite).  Weights are positive (default 1)
+ * and are normalised to sum 1.  Errors name the file and line.
+ *
+ * Method.  Each covariance is stored as its Cholesky factor L_k (diagonal
+ * components just as their standard deviations).  With
+ *   l_k(x) = log w_k - sum_i log L_k,ii - (d/2) log 2 pi - |L_k^-1 (x-mu_k)|^2/2
+ * the potential is F = -log sum_k exp(l_k) (normalised, log_z = 0),
+ * evaluated by a one-pass (streaming) log-sum-exp, and
+ *   grad F = sum_k p_k(x) Sigma_k^-1 (x - mu_k),  p_k = softmax(l)_k,
+ * accumulated in the same streaming way (rescaling by exp(m_old - m_new)
+ * when the running maximum grows), so F and grad F stay finite and exact
+ * far from every mode where the raw densities underflow.  Cost per call:
+ * O(M d) for diagonal mixtures, O(M d^2) with full covariances (two
+ * triangular solves).  Exact sampling: a component by Walker's alias method
+ * (gsl_ran_discrete, O(1)), then mu_k + L_k z with z ~ N(0, I) by the
+ * ziggurat; O(d) or O(d^2).  Ground truth: mixture mean sum_k w_k mu_k and
+ * covariance sum_k w_k (Sigma_k + (mu_k - m)(mu_k - m)^T), exact.  Mode of
+ * x: the component with the largest posterior p_k(x); mode weights: w_k.
+ * (For overlapping components P(mode_of = k) differs from w_k by the mass
+ * misclassified across the posterior boundaries; the presets are separated
+ * enough that this is below 1e-4.)  Marginal CDF of coordinate i:
+ * sum_k w_k Phi((v - mu_k,i) / sqrt(Sigma_k,ii)).
+ */
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target.h"
+#include "util.h"
+
+/* The presets, generated from targets/presets/ by scripts/embed-presets.sh. */
+extern const struct lb_preset {
+  const char *name;
+  const char *text;
+} lb_presets[];
+
+#define MAX_COMPONENTS 100000
+#define STACK_SCRATCH 256
+
+typedef struct {
+  size_t dim, m;
+  double *w;           /* [m] normalised weights */
+  double *logc;        /* [m] log w_k - log det L_k - (d/2) log 2 pi */
+  double *mu;          /* [m*d] means */
+  double *sd;          /* [m*d] diagonal components: standard deviations;
+                          full ones: sqrt(Sigma_k,ii) (for the marginals) */
+  double *chol;        /* [m*d*d] lower Cholesky factors, or NULL if no
+                          component is full */
+  unsigned char *full; /* [m] 1 when component k uses chol */
+  int any_full;
+  gsl_ran_discrete_t *pick;
+} gmm_state;
+
+/* ---- component evaluation ---------------------------------------- */
+
+/* Returns -|L_k^-1 (x - mu_k)|^2 / 2.  Full components need z (scratch of
+ * dim doubles); on return z holds L_k^-1 (x - mu_k) when `solve` is 0 and
+ * Sigma_k^-1 (x - mu_k) when `solve` is 1. */
+static double comp_quad(const gmm_state *s, size_t k, const double *x,
+                        double *z, int solve) {
+  const size_t d = s->dim;
+  const double *mu = s->mu + k * d;
+  double q = 0.0;
+  if (!s->full[k]) {
+    const double *sd = s->sd + k * d;
+    for (size_t i = 0; i < d; i++) {
+      double y = (x[i] - mu[i]) / sd[i];
+      q += y * y;
+    }
+    return -0.5 * q;
+  }
+  const double *L = s->chol + k * d * d;
+  for (size_t i = 0; i < d; i++) { /* forward solve L y = x - mu */
+    double v = x[i] - mu[i];
+    for (size_t j = 0; j < i; j++) v -= L[i * d + j] * z[j];
+    z[i] = v / L[i * d + i];
+    q += z[i] * z[i];
+  }
+  if (solve) {
+    for (size_t i = d; i-- > 0;) { /* back solve L^T z = y, in place */
+      double v = z[i];
+      for (size_t j = i + 1; j < d; j++) v -= L[j * d + i] * z[j];
+      z[i] = v / L[i * d + i];
+    }
+  }
+  return -0.5 * q;
+}
+
+static double *scratch(const gmm_state *s, double *stack) {
+  if (!s->any_full || s->dim <= STACK_SCRATCH) return stack;
+  return lb_xcalloc(s->dim, sizeof(double));
+}
+
+static void scratch_done(double *z, double *stack) {
+  if (z != stack) free(z);
+}
+
+/* ---- density ------------------------------------------------------ */
+
+static double gmm_potential(const void *vs, const double *x) {
+  const gmm_state *s = vs;
+  double stack[STACK_SCRATCH];
+  double *z = scratch(s, stack);
+  double mx = -HUGE_VAL, sum = 0.0;
+  for (size_t k = 0; k < s->m; k++) {
+    double l = s->logc[k] + comp_quad(s, k, x, z, 0);
+    if (l > mx) {
+      sum = sum * exp(mx - l) + 1.0;
+      mx = l;
+    } else {
+      sum += exp(l - mx);
+    }
+  }
+  scratch_done(z, stack);
+  return -(mx + log(sum));
+}
+
+static void gmm_grad(const void *vs, const double *x, double *g) {
+  const gmm_state *s = vs;
+  const size_t d = s->dim;
+  double stack[STACK_SCRATCH];
+  double *z = scratch(s, stack);
+  double mx = -HUGE_VAL, sum = 0.0;
+  for (size_t i = 0; i < d; i++) g[i] = 0.0;
+  for (size_t k = 0; k < s->m; k++) {
+    double l = s->logc[k] + comp_quad(s, k, x, z, 1);
+    double wk;
+    if (l > mx) { /* new running maximum: rescale what we have */
+      double r = exp(mx - l);
+      for (size_t i = 0; i < d; i++) g[i] *= r;
+      sum = sum * r + 1.0;
+      mx = l;
+      wk = 1.0;
+    } else {
+      wk = exp(l - mx);
+      sum += wk;
+    }
+    if (wk == 0.0) continue;
+    const double *mu = s->mu + k * d;
+    if (s->full[k]) {
+      for (size_t i = 0; i < d; i++) g[i] += wk * z[i];
+    } else {
+      const double *sd = s->sd + k * d;
+      for (size_t i = 0; i < d; i++)
+        g[i] += wk * (x[i] - mu[i]) / (sd[i] * sd[i]);
+    }
+  }
+  scratch_done(z, stack);
+  for (size_t i = 0; i < d; i++) g[i] /= sum;
+}
+
+/* ---- ground truth ------------------------------------------------- */
+
+static void gmm_sample(const void *vs, gsl_rng *r, double *x) {
+  const gmm_state *s = vs;
+  const size_t d = s->dim;
+  size_t k = gsl_ran_discrete(r, s->pick);
+  const double *mu = s->mu + k * d;
+  for (size_t i = 0; i < d; i++) x[i] = gsl_ran_gaussian_ziggurat(r, 1.0);
+  if (s->full[k]) {
+    /* x = mu + L z in place: row i needs z_0..z_i, so go bottom-up. */
+    const double *L = s->chol + k * d * d;
+    for (size_t i = d; i-- > 0;) {
+      double v = 0.0;
+      for (size_t j = 0; j <= i; j++) v += L[i * d + j] * x[j];
+      x[i] = mu[i] + v;
+    }
+  } else {
+    const double *sd = s->sd + k * d;
+    for (size_t i = 0; i < d; i++) x[i] = mu[i] + sd[i] * x[i];
+  }
+}
+
+static double gmm_marginal_cdf(const void *vs, size_t i, double v) {
+  const gmm_state *s = vs;
+  double p = 0.0;
+  for (size_t k = 0; k < s->m; k++)
+    p += s->w[k] *
+         gsl_cdf_gaussian_P(v - s->mu[k * s->dim + i], s->sd[k * s->dim + i]);
+  return p;
+}
+
+static size_t gmm_mode_of(const void *vs, const double *x) {
+  const gmm_state *s = vs;
+  double stack[STACK_SCRATCH];
+  double *z = scratch(s, stack);
+  size_t best = 0;
+  double mx = -HUGE_VAL;
+  for (size_t k = 0; k < s->m; k++) {
+    double l = s->logc[k] + comp_quad(s, k, x, z, 0);
+    if (l > mx) {
+      mx = l;
+      best = k;
+    }
+  }
+  scratch_done(z, stack);
+  return best;
+}
+
+/* ---- construction ------------------------------------------------- */
+
+static void gmm_free(void *vs) {
+  gmm_state *s = vs;
+  if (!s) return;
+  free(s->w);
+  free(s->logc);
+  free(s->mu);
+  free(s->sd);
+  free(s->chol);
+  free(s->full);
+  if (s->pick) gsl_ran_discrete_free(s->pick);
+  free(s);
+}
+
+static gmm_state *state_alloc(size_t d, size_t m, int any_full) {
+  gmm_state *s = lb_xcalloc(1, sizeof *s);
+  s->dim = d;
+  s->m = m;
+  s->w = lb_xcalloc(m, sizeof(double));
+  s->logc = lb_xcalloc(m, sizeof(double));
+  s->mu = lb_xcalloc(m * d, sizeof(double));
+  s->sd = lb_xcalloc(m * d, sizeof(double));
+  s->full = lb_xcalloc(m, 1);
+  s->any_full = any_full;
+  if (any_full) s->chol = lb_xcalloc(m * d * d, sizeof(double));
+  return s;
+}
+
+/* With w (unnormalised, > 0), mu, sd / chol filled: normalise the weights,
+ * the constants, the alias table and the ground truth of t. */
+static void finish(lb_target *t, gmm_state *s) {
+  const size_t d = s->dim, m = s->m;
+  double tot = 0.0;
+  for (size_t k = 0; k < m; k++) tot += s->w[k];
+  for (size_t k = 0; k < m; k++) s->w[k] /= tot;
+  s->pick = gsl_ran_discrete_preproc(m, s->w);
+  if (!s->pick) {
+    fprintf(stderr, "langbench: out of memory\n");
+    exit(LB_ERUNTIME);
+  }
+  for (size_t k = 0; k < m; k++) {
+    double logdet = 0.0; /* log det L_k */
+    for (size_t i = 0; i < d; i++)
+      logdet += s->full[k] ? log(s->chol[k * d * d + i * d + i])
+                           : log(s->sd[k * d + i]);
+    s->logc[k] = log(s->w[k]) - logdet - 0.5 * (double)d * log(2.0 * M_PI);
+  }
+
+  t->dim = d;
+  t->n_modes = m;
+  lb_target_alloc_truth(t);
+  t->log_z = 0.0;
+  for (size_t k = 0; k < m; k++) {
+    t->mode_weight[k] = s->w[k];
+    for (size_t i = 0; i < d; i++) t->mean[i] += s->w[k] * s->mu[k * d + i];
+  }
+  for (size_t k = 0; k < m; k++) {
+    const double *mu = s->mu + k * d;
+    const double wk = s->w[k];
+    for (size_t i = 0; i < d; i++) {
+      double di = mu[i] - t->mean[i];
+      if (di != 0.0)
+        for (size_t j = 0; j < d; j++)
+          t->cov[i * d + j] += wk * di * (mu[j] - t->mean[j]);
+    }
+    if (s->full[k]) { /* Sigma_k = L L^T */
+      const double *L = s->chol + k * d * d;
+      for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j <= i; j++) {
+          double v = 0.0;
+          for (size_t l = 0; l <= j; l++) v += L[i * d + l] * L[j * d + l];
+          t->cov[i * d + j] += wk * v;
+          if (j != i) t->cov[j * d + i] += wk * v;
+        }
+    } else {
+      for (size_t i = 0; i < d; i++)
+        t->cov[i * d + i] += wk * s->sd[k * d + i] * s->sd[k * d + i];
+    }
+  }
+}
+
+/* The "cross" family gmm:dim=D,modes=M,radius=R,sd=S. */
+static int init_cross(lb_target *t, lb_spec *spec, lb_err *e) {
+  size_t d;
+  long m;
+  double radius, sd;
+  int rc = lb_tg_dim(spec, "dim", 2, &d, e);
+  if (!rc) rc = lb_spec_long(spec, "modes", (long)(2 * d), 1, (long)(2 * d),
+                             &m, e);
+  if (!rc) rc = lb_tg_finite(spec, "radius", 4.0, &radius, e);
+  if (!rc) rc = lb_tg_positive(spec, "sd", 0.5, &sd, e);
+  if (rc) return rc;
+  gmm_state *s = state_alloc(d, (size_t)m, 0);
+  t->state = s;
+  for (size_t k = 0; k < (size_t)m; k++) {
+    s->w[k] = 1.0;
+    s->mu[k * d + k / 2] = (k % 2 == 0) ? radius : -radius;
+    for (size_t i = 0; i < d; i++) s->sd[k * d + i] = sd;
+  }
+  finish(t, s);
+  return LB_OK;
+}
+
+/* ---- libconfig files ---------------------------------------------- */
+
+/* Numbers in a setting (a scalar, or arrays / lists of them, flattened in
+ * order).  Writes at most max of them; returns how many there are, or -1
+ * when an entry is not a number. */
+static long numbers(const config_setting_t *st, double *out, long max) {
+  switch (config_setting_type(st)) {
+  case CONFIG_TYPE_INT:
+    if (max > 0) out[0] = config_setting_get_int(st);
+    return 1;
+  case CONFIG_TYPE_INT64:
+    if (max > 0) out[0] = (double)config_setting_get_int64(st);
+    return 1;
+  case CONFIG_TYPE_FLOAT:
+    if (max > 0) out[0] = config_setting_get_float(st);
+    return 1;
+  case CONFIG_TYPE_ARRAY:
+  case CONFIG_TYPE_LIST: {
+    long n = 0;
+    int len = config_setting_length(st);
+    for (int i = 0; i < len; i++) {
+      long c = numbers(config_setting_get_elem(st, (unsigned)i),
+                       out ? out + n : NULL,
+                       max > n ? max - n : 0);
+      if (c < 0) return -1;
+      n += c;
+    }
+    return n;
+  }
+  default:
+    return -1;
+  }
+}
+
+typedef struct {
+  const char *spec;  /* the SPEC text, for messages */
+  const char *where; /* file name or "preset NAME" */
+  lb_err *e;
+} ctx;
+
+static int bad(const ctx *c, const config_setting_t *st, const char *what,
+               long k) {
+  int line = st ? (int)config_setting_source_line(st) : 0;
+  if (k >= 0)
+    return lb_fail(c->e, LB_EINPUT, "%s: %s:%d: component %ld: %s", c->spec,
+                   c->where, line, k + 1, what);
+  return lb_fail(c->e, LB_EINPUT, "%s: %s:%d: %s", c->spec, c->where, line,
+                 what);
+}
+
+/* Lower Cholesky factor of the symmetric part of C (d x d) into L; -1 when
+ * C is not symmetric (to 1e-10 relative) or not positive definite. */
+static int cholesky(const double *C, size_t d, double *L) {
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j < i; j++) {
+      double a = C[i * d + j], b = C[j * d + i];
+      double scale = sqrt(fabs(C[i * d + i] * C[j * d + j]));
+      if (!(fabs(a - b) <= 1e-10 * scale)) return -1;
+    }
+  for (size_t j = 0; j < d; j++) {
+    double v = C[j * d + j];
+    for (size_t l = 0; l < j; l++) v -= L[j * d + l] * L[j * d + l];
+    if (!(v > 0) || !isfinite(v)) return -1;
+    double ljj = sqrt(v);
+    L[j * d + j] = ljj;
+    for (size_t i = j + 1; i < d; i++) {
+      double u = 0.5 * (C[i * d + j] + C[j * d + i]);
+      for (size_t l = 0; l < j; l++) u -= L[i * d + l] * L[j * d + l];
+      L[i * d + j] = u / ljj;
+    }
+  }
+  return 0;
+}
+
+static int all_positive(const double *v, long n) {
+  for (long i = 0; i < n; i++)
+    if (!(v[i] > 0) || !isfinite(v[i])) return 0;
+  return 1;
+}
+
+static int from_config(lb_target *t, config_t *cfg, const ctx *c) {
+  config_setting_t *root = config_root_setting(cfg);
+  config_setting_t *comps = config_setting_get_member(root, "components");
+  if (!comps || !config_setting_is_aggregate(comps))
+    return bad(c, comps, "needs 'components = ( {...}, ... );'", -1);
+  long m = config_setting_length(comps);
+  if (m < 1 || m > MAX_COMPONENTS)
+    return bad(c, comps, "needs between 1 and 100000 components", -1);
+
+  /* Dimension: `dim`, else the length of the first mean. */
+  long d = 0;
+  config_setting_t *dims = config_setting_get_member(root, "dim");
+  if (dims) {
+    double v;
+    if (numbers(dims, &v, 1) != 1 || v != floor(v) || v < 1 ||
+        v > LB_TG_MAXDIM)
+      return bad(c, dims, "dim must be an integer in [1, 4096]", -1);
+    d = (long)v;
+  } else {
+    config_setting_t *c0 = config_setting_get_elem(comps, 0);
+    config_setting_t *m0 =
+        config_setting_is_group(c0) ? config_setting_get_member(c0, "mean")
+                                    : NULL;
+    if (m0) d = numbers(m0, NULL, 0);
+    if (d < 1 || d > LB_TG_MAXDIM)
+      return bad(c, c0, "cannot infer dim from the first mean", 0);
+  }
+
+  int any_full = 0;
+  for (long k = 0; k < m; k++) {
+    config_setting_t *ck = config_setting_get_elem(comps, (unsigned)k);
+    if (config_setting_is_group(ck) &&
+        config_setting_get_member(ck, "cov"))
+      any_full = 1;
+  }
+  gmm_state *s = state_alloc((size_t)d, (size_t)m, any_full);
+  t->state = s;
+  double *buf = lb_xcalloc((size_t)(d * d), sizeof(double));
+  int rc = LB_OK;
+  static const char *const covkeys[] = {"sd", "var", "cov"};
+
+  for (long k = 0; k < m && rc == LB_OK; k++) {
+    config_setting_t *ck = config_setting_get_elem(comps, (unsigned)k);
+    if (!config_setting_is_group(ck)) {
+      rc = bad(c, ck, "must be a group { weight = ...; mean = [...]; ... }", k);
+      break;
+    }
+    /* Unknown members are errors (a typo must not silently drop a key). */
+    for (int i = 0; i < config_setting_length(ck); i++) {
+      const char *nm = config_setting_name(config_setting_get_elem(ck, (unsigned)i));
+      if (strcmp(nm, "weight") && strcmp(nm, "mean") && strcmp(nm, "sd") &&
+          strcmp(nm, "var") && strcmp(nm, "cov")) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "unknown member '%s' (weight, mean, sd, var or cov)", nm);
+        rc = bad(c, config_setting_get_elem(ck, (unsigned)i), msg, k);
+        break;
+      }
+    }
+    if (rc) break;
+
+    config_setting_t *wt = config_setting_get_member(ck, "weight");
+    double w = 1.0;
+    if (wt && (numbers(wt, &w, 1) != 1 || !(w > 0) || !isfinite(w))) {
+      rc = bad(c, wt, "weight must be a number > 0", k);
+      break;
+    }
+    s->w[k] = w;
+
+    config_setting_t *mean = config_setting_get_member(ck, "mean");
+    if (!mean || numbers(mean, s->mu + k * d, d) != d ||
+        !lb_all_finite(s->mu + k * d, (size_t)d)) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "mean must be %ld finite numbers", d);
+      rc = bad(c, mean ? mean : ck, msg, k);
+      break;
+    }
+
+    config_setting_t *cv = NULL;
+    int which = -1, count = 0;
+    for (int j = 0; j < 3; j++) {
+      config_setting_t *x = config_setting_get_member(ck, covkeys[j]);
+      if (x) {
+        cv = x;
+        which = j;
+        count++;
+      }
+    }
+    if (count != 1) {
+      rc = bad(c, ck, "give exactly one of sd, var or cov", k);
+      break;
+    }
+    double *sd = s->sd + k * d;
+    if (which <= 1) { /* sd or var: one number or dim numbers */
+      long n = numbers(cv, buf, d);
+      if ((n != 1 && n != d) || !all_positive(buf, n)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s must be one number > 0 or %ld of them",
+                 covkeys[which], d);
+        rc = bad(c, cv, msg, k);
+        break;
+      }
+      for (long i = 0; i < d; i++) {
+        double v = buf[n == 1 ? 0 : i];
+        sd[i] = which == 0 ? v : sqrt(v);
+      }
+    } else {
+      long n = numbers(cv, buf, d * d);
+      double *L = s->chol + k * d * d;
+      if (n != d * d || !lb_all_finite(buf, (size_t)n)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "cov must be %ld finite numbers", d * d);
+        rc = bad(c, cv, msg, k);
+        break;
+      }
+      if (cholesky(buf, (size_t)d, L) != 0) {
+        rc = bad(c, cv, "cov is not symmetric positive definite", k);
+        break;
+      }
+      s->full[k] = 1;
+      for (long i = 0; i < d; i++) sd[i] = sqrt(buf[i * d + i]);
+    }
+  }
+  free(buf);
+  if (rc == LB_OK) finish(t, s);
+  return rc;
+}
+
+/* Parses `text` (a preset, when `path` is NULL) or the file at `path`. */
+static int init_config(lb_target *t, lb_spec *spec, const char *name,
+                       const char *text, const char *path, lb_err *e) {
+  config_t cfg;
+  config_init(&cfg);
+  char where[LB_SPEC_MAXLEN + 16];
+  if (path)
+    snprintf(where, sizeof where, "%s", path);
+  else
+    snprintf(where, sizeof where, "preset %s", name);
+  ctx c = {spec->text, where, e};
+  int ok = path ? config_read_file(&cfg, path) : config_read_string(&cfg, text);
+  int rc;
+  if (ok != CONFIG_TRUE) {
+    if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+      rc = lb_fail(e, LB_EINPUT, "%s: cannot read file %s", spec->text,
+                   where);
+    else
+      rc = lb_fail(e, LB_EINPUT, "%s: %s:%d: %s", spec->text, where,
+                   config_error_line(&cfg), config_error_text(&cfg));
+  } else {
+    rc = from_config(t, &cfg, &c);
+  }
+  config_destroy(&cfg);
+  return rc;
+}
+
+static int gmm_init(lb_target *t, lb_spec *spec, lb_err *e) {
+  static const char *const cross[] = {"dim", "modes", "radius", "sd"};
+  int has_cross = 0;
+  for (int i = 0; i < 4; i++) has_cross |= lb_spec_has(spec, cross[i]);
+  int has_preset = lb_spec_has(spec, "preset");
+  int has_file = lb_spec_has(spec, "file");
+  if (has_preset + has_file + has_cross > 1)
+    return lb_fail(e, LB_EINPUT,
+                   "%s: give one source: preset=NAME, file=PATH, or "
+                   "dim=D,modes=M",
+                   spec->text);
+  if (has_cross) return init_cross(t, spec, e);
+  if (has_file) {
+    const char *path = lb_spec_str(spec, "file");
+    return init_config(t, spec, NULL, NULL, path, e);
+  }
+  const char *name = lb_spec_str(spec, "preset");
+  if (!name) name = "ring8";
+  for (size_t i = 0; lb_presets[i].name; i++)
+    if (strcmp(lb_presets[i].name, name) == 0)
+      return init_config(t, spec, name, lb_presets[i].text, NULL, e);
+  char names[LB_ERRLEN / 2] = "";
+  for (size_t i = 0; lb_presets[i].name; i++) {
+    size_t len = strlen(names);
+    snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+             lb_presets[i].name);
+  }
+  return lb_fail(e, LB_EINPUT, "%s: preset=%s is not a preset (%s)",
+                 spec->text, name, names);
+}
+
+const lb_target_type lb_target_gmm = {
+    "gmm",
+    "preset=ring8  a preset: ring8 (2-D, 8 modes, sd 0.5, on a circle of "
+    "radius 4) or twomodes (1-D, 0.2 N(-3, 0.5^2) + 0.8 N(3, 1))\n"
+    "file=-        instead: a libconfig file of the preset format\n"
+    "dim=2         instead: the cross family, mode k at (-1)^k radius "
+    "e_{k/2}\n"
+    "modes=2*dim   number of modes of the cross family (<= 2*dim)\n"
+    "radius=4      distance of the cross family's modes from 0\n"
+    "sd=0.5        standard deviation of every cross component\n",
+    gmm_init,
+    gmm_free,
+    gmm_potential,
+    gmm_grad,
+    gmm_sample,
+    gmm_marginal_cdf,
+    gmm_mode_of,
+};
