@@ -17,6 +17,10 @@ typedef struct {
 static const command commands[] = {
     {"list", lb_cmd_list, "list targets|samplers|metrics with parameters"},
     {"sample", lb_cmd_sample, "run chains of a sampler on a target into HDF5"},
+    {"run", lb_cmd_run, "run a parameter sweep (resumable) into HDF5"},
+    {"export", lb_cmd_export, "tidy CSV and rate fits of an experiment"},
+    {"metrics", lb_cmd_metrics, "distances to the target, error bars, noise floors"},
+    {"exact", lb_cmd_exact, "exact laws of linear samplers on Gaussian targets"},
     {NULL, NULL, NULL},
 };
 

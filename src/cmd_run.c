@@ -1,0 +1,65 @@
+/* cmd_run.c -- `langbench run EXPERIMENT.cfg`.  GPL-3.0-or-later. */
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "experiment.h"
+
+static const char *usage =
+    "usage: langbench run EXPERIMENT.cfg [--out FILE.h5] [--threads P] "
+    "[--fresh]\n"
+    "Run the sweep described by a libconfig experiment file (format in the\n"
+    "README).  Completed cells are kept in FILE.h5.cells/ and skipped when\n"
+    "the command is run again, so an interrupted sweep resumes where it\n"
+    "stopped; FILE.h5 is assembled from the completed cells at the end.\n"
+    "  --out FILE.h5   default results/NAME.h5 (NAME from the file)\n"
+    "  --threads P     OpenMP threads per cell (default: all cores)\n"
+    "  --fresh         discard completed cells and start over\n"
+    "  --dry-run       validate the file and list the cells, run nothing\n";
+
+int lb_cmd_run(int argc, char **argv) {
+  const char *out = NULL, *threads = NULL, *fresh = NULL, *dry = NULL;
+  const lb_opt opts[] = {{"out", 1, &out},
+                         {"threads", 1, &threads},
+                         {"fresh", 0, &fresh},
+                         {"dry-run", 0, &dry},
+                         {NULL, 0, NULL}};
+  const char *pos[1];
+  int npos, help;
+  if (lb_cli_parse("run", argc, argv, opts, pos, 1, &npos, &help))
+    return LB_EINPUT;
+  if (help) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (npos != 1) return lb_usage_error("run", "expected one EXPERIMENT.cfg");
+  long nthreads = omp_get_num_procs();
+  if (lb_cli_long("run", "--threads", threads, 1, 4096, &nthreads))
+    return LB_EINPUT;
+  lb_experiment x;
+  lb_err e = {{0}};
+  int rc = lb_experiment_load(pos[0], &x, &e);
+  if (rc) {
+    fprintf(stderr, "langbench run: %s\n", e.msg);
+    return rc;
+  }
+  char def[300];
+  if (!out) {
+    snprintf(def, sizeof def, "results/%s.h5", x.name);
+    out = def;
+  }
+  if (dry) {
+    printf("%zu cells\n", x.ncells);
+    for (size_t i = 0; i < x.ncells; i++)
+      printf("%s %s %s step=%g steps=%ld seed=%ld\n", x.cells[i].hash,
+             x.cells[i].target, x.cells[i].sampler, x.cells[i].step,
+             x.cells[i].steps, x.cells[i].seed);
+  } else {
+    rc = lb_experiment_run(&x, out, (int)nthreads, fresh != NULL, &e);
+    if (rc) fprintf(stderr, "langbench run: %s\n", e.msg);
+  }
+  lb_experiment_free(&x);
+  return rc;
+}

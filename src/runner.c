@@ -1,0 +1,463 @@
+/* runner.c -- run an experiment's cells and assemble the experiment file.
+ * GPL-3.0-or-later.
+ *
+ * Crash safety: a cell is written to OUT.cells/<hash>.h5.part and renamed
+ * when complete; the experiment file is assembled from the completed cells
+ * into OUT.part and renamed.  HDF5 files being written when a process dies
+ * can be unreadable, so nothing that is already complete is ever opened
+ * for writing again.  Rerunning skips every cell whose file exists, and
+ * because a cell is a pure function of its key, the rerun's data equal an
+ * uninterrupted run's bit for bit.
+ *
+ * Each cell file holds the run schema (io.h) for the sampler, /metrics
+ * (one row per record and metric, plus "diverged": the fraction of chains
+ * no longer finite, which the other metrics leave out), the cell's parameters as attributes,
+ * and in coupled mode /fine (the fine LMC run on the same Brownian path).
+ */
+#include <errno.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "experiment.h"
+#include "io.h"
+#include "metrics.h"
+#include "rng.h"
+#include "simulate.h"
+
+/* ---- the metrics table ----------------------------------------------------- */
+
+typedef lb_metric_row metric_row;
+
+static hid_t metric_row_type(void) {
+  hid_t s = H5Tcopy(H5T_C_S1);
+  H5Tset_size(s, 32);
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(metric_row));
+  H5Tinsert(t, "record_step", HOFFSET(metric_row, record_step), H5T_NATIVE_INT64);
+  H5Tinsert(t, "time", HOFFSET(metric_row, time), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "nfe_mean", HOFFSET(metric_row, nfe_mean), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "metric", HOFFSET(metric_row, metric), s);
+  H5Tinsert(t, "estimate", HOFFSET(metric_row, estimate), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "stderr", HOFFSET(metric_row, stderr_), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "floor", HOFFSET(metric_row, floor_), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "n", HOFFSET(metric_row, n), H5T_NATIVE_INT64);
+  H5Tclose(s);
+  return t;
+}
+
+static int write_rows(hid_t loc, const metric_row *rows, size_t n) {
+  hid_t t = metric_row_type();
+  hsize_t dims[1] = {n};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2(loc, "metrics", t, sp, H5P_DEFAULT, H5P_DEFAULT,
+                        H5P_DEFAULT);
+  herr_t st = ds < 0 ? -1
+              : n   ? H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows)
+                    : 0;
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(sp);
+  H5Tclose(t);
+  return st < 0 ? -1 : 0;
+}
+
+int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (H5Lexists(loc, "metrics", H5P_DEFAULT) <= 0) return -1;
+  hid_t ds = H5Dopen2(loc, "metrics", H5P_DEFAULT);
+  hid_t sp = H5Dget_space(ds);
+  hsize_t dims[1];
+  H5Sget_simple_extent_dims(sp, dims, NULL);
+  hid_t t = metric_row_type();
+  metric_row *rows = lb_xcalloc(dims[0], sizeof *rows);
+  herr_t st = dims[0] ? H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) : 0;
+  H5Tclose(t);
+  H5Sclose(sp);
+  H5Dclose(ds);
+  if (st < 0) {
+    free(rows);
+    return -1;
+  }
+  *out = rows;
+  *n = dims[0];
+  return 0;
+}
+
+/* ---- coupled metrics -------------------------------------------------------
+ * path_rmse = sqrt(mean_c |X_c - Y_c|^2) over chain pairs (standard error by
+ * the delta method); law_w2 = mean over coordinates of the 1-D W2 between
+ * the two empirical marginals (exact for 1-D empirical laws: sorted
+ * matching), standard error from 50 seeded bootstrap resamples of the
+ * pairs.  Neither has a noise floor in the exact-sample sense: floor NaN. */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double marg_w2_two(const double *x, const double *y, const size_t *idx,
+                          size_t n, size_t d, double *bx, double *by) {
+  double total = 0;
+  for (size_t i = 0; i < d; i++) {
+    for (size_t k = 0; k < n; k++) {
+      bx[k] = x[idx[k] * d + i];
+      by[k] = y[idx[k] * d + i];
+    }
+    qsort(bx, n, sizeof *bx, cmp_double);
+    qsort(by, n, sizeof *by, cmp_double);
+    double s = 0;
+    for (size_t k = 0; k < n; k++) s += (bx[k] - by[k]) * (bx[k] - by[k]);
+    total += sqrt(s / (double)n);
+  }
+  return total / (double)d;
+}
+
+static void coupled_metrics(const double *x, const double *y, size_t n,
+                            size_t d, uint64_t seed, uint64_t set,
+                            lb_metric_result *law, lb_metric_result *path) {
+  double m = 0, m2 = 0;
+  for (size_t c = 0; c < n; c++) {
+    double s = 0;
+    for (size_t i = 0; i < d; i++)
+      s += (x[c * d + i] - y[c * d + i]) * (x[c * d + i] - y[c * d + i]);
+    m += s;
+    m2 += s * s;
+  }
+  m /= (double)n;
+  double var = (m2 / (double)n - m * m) * (double)n / (double)(n - 1);
+  path->estimate = sqrt(m);
+  path->se = m > 0 ? sqrt(var / (double)n) / (2.0 * sqrt(m)) : 0.0;
+  path->floor = NAN;
+  path->n = n;
+
+  size_t *idx = lb_xcalloc(n, sizeof *idx);
+  double *bx = lb_xcalloc(n, sizeof *bx), *by = lb_xcalloc(n, sizeof *by);
+  for (size_t k = 0; k < n; k++) idx[k] = k;
+  law->estimate = marg_w2_two(x, y, idx, n, d, bx, by);
+  gsl_rng *r = lb_rng_alloc();
+  lb_rng_seed(r, seed, (1ULL << 62) + set, 0);
+  double bm = 0, bm2 = 0;
+  const int B = 50;
+  for (int b = 0; b < B; b++) {
+    for (size_t k = 0; k < n; k++) idx[k] = gsl_rng_uniform_int(r, n);
+    double v = marg_w2_two(x, y, idx, n, d, bx, by);
+    bm += v;
+    bm2 += v * v;
+  }
+  bm /= B;
+  law->se = sqrt(fmax(0.0, (bm2 / B - bm * bm) * B / (B - 1.0)));
+  law->floor = NAN;
+  law->n = n;
+  gsl_rng_free(r);
+  free(idx);
+  free(bx);
+  free(by);
+}
+
+/* ---- one cell ------------------------------------------------------------ */
+
+/* Finite rows of record k of a full trajectory into buf; returns count. */
+static size_t finite_rows(const lb_run *run, size_t k, double *buf) {
+  size_t d = (size_t)run->dim, m = 0;
+  const double *rec = run->trajectory + k * run->record_chains * d;
+  for (size_t c = 0; c < run->record_chains; c++)
+    if (lb_all_finite(rec + c * d, d)) memcpy(buf + (m++) * d, rec + c * d, d * sizeof *buf);
+  return m;
+}
+
+/* Keep only the first M chains of the trajectory (in place). */
+static void trim_trajectory(lb_run *run, size_t M) {
+  size_t d = (size_t)run->dim;
+  if (M >= run->record_chains) return;
+  for (size_t k = 0; k < run->records; k++)
+    memmove(run->trajectory + k * M * d,
+            run->trajectory + k * run->record_chains * d, M * d * sizeof(double));
+  run->record_chains = M;
+}
+
+static void add_row(metric_row **rows, size_t *n, size_t *cap, int64_t step,
+                    double time, double nfe, const char *name,
+                    const lb_metric_result *r) {
+  if (*n == *cap) {
+    *cap = *cap ? 2 * *cap : 64;
+    *rows = realloc(*rows, *cap * sizeof **rows);
+  }
+  metric_row *w = &(*rows)[(*n)++];
+  memset(w, 0, sizeof *w);
+  w->record_step = step;
+  w->time = time;
+  w->nfe_mean = nfe;
+  snprintf(w->metric, sizeof w->metric, "%s", name);
+  w->estimate = r->estimate;
+  w->stderr_ = r->se;
+  w->floor_ = r->floor;
+  w->n = (int64_t)r->n;
+}
+
+static void cell_params(hid_t loc, const lb_cell *cl, const lb_sampler *s,
+                        const lb_experiment *x) {
+  lb_attr_str(loc, "cell_key", cl->key);
+  lb_attr_str(loc, "cell_hash", cl->hash);
+  lb_attr_str(loc, "experiment", x->name);
+  lb_attr_str(loc, "sampler_family", s->type->name);
+  /* K, option, gamma as text ("" when the sampler has no such parameter) */
+  lb_spec sp;
+  lb_err e;
+  const char *K = "", *opt = "", *gamma = "";
+  if (lb_spec_parse(&sp, cl->sampler, "sampler", &e) == LB_OK) {
+    if (lb_spec_str(&sp, "K")) K = lb_spec_str(&sp, "K");
+    if (lb_spec_str(&sp, "option")) opt = lb_spec_str(&sp, "option");
+    if (lb_spec_str(&sp, "gamma")) gamma = lb_spec_str(&sp, "gamma");
+  }
+  char kbuf[32] = "", obuf[32] = "";
+  if (s->type->fine_steps && !*K) { /* defaults made explicit */
+    long k = s->type->fine_steps(s);
+    snprintf(kbuf, sizeof kbuf, k ? "%ld" : "inf", k);
+    K = kbuf;
+  }
+  if (s->type->fine_steps && !*opt && strcmp(K, "inf") != 0) {
+    snprintf(obuf, sizeof obuf, "1");
+    opt = obuf;
+  }
+  lb_attr_str(loc, "K", K);
+  lb_attr_str(loc, "option", opt);
+  lb_attr_str(loc, "gamma", gamma);
+}
+
+static int run_cell(const lb_experiment *x, const lb_cell *cl,
+                    const char *path, int threads, lb_err *e) {
+  lb_target *t = NULL;
+  lb_sampler *s = NULL, *fine = NULL;
+  lb_init in = {0};
+  lb_metric **ms = NULL;
+  size_t nm = 0;
+  int rc = lb_target_alloc(cl->target, &t, e);
+  if (!rc) rc = lb_sampler_alloc(cl->sampler, t, &s, e);
+  if (!rc && x->coupled) rc = lb_sampler_alloc("lmc", t, &fine, e);
+  if (!rc) rc = lb_init_parse(&in, x->init, t, e);
+  if (!rc) rc = lb_metric_list_parse(x->metrics, t, &ms, &nm, e);
+  int64_t *rec = NULL;
+  size_t nrec = rc ? 0 : lb_experiment_records(x, cl->steps, &rec);
+  lb_run run = {0}, frun = {0};
+  metric_row *rows = NULL;
+  size_t nrows = 0, cap = 0;
+  if (!rc) {
+    lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = cl->step,
+                  .steps = cl->steps, .chains = x->chains,
+                  .seed = (uint64_t)cl->seed, .threads = threads,
+                  .record_chains = x->chains, .record_at = rec,
+                  .n_record_at = nrec, .fine = fine};
+    double t0 = omp_get_wtime();
+    rc = lb_simulate(&sim, &run, x->coupled ? &frun : NULL, e);
+    run.wall_seconds = omp_get_wtime() - t0;
+  }
+  if (!rc) {
+    size_t d = t->dim;
+    double *buf = lb_xcalloc((size_t)x->chains * d, sizeof *buf);
+    for (size_t k = 0; k < run.records; k++) {
+      size_t n = finite_rows(&run, k, buf);
+      double time = (double)run.trajectory_step[k] * cl->step;
+      double nfe = (double)run.trajectory_nfe[k] / (double)x->chains;
+      /* fraction of chains that have left the finite range */
+      double q = 1.0 - (double)n / (double)x->chains;
+      lb_metric_result dv = {q, sqrt(q * (1 - q) / (double)x->chains), 0.0,
+                             (size_t)x->chains};
+      add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
+              "diverged", &dv);
+      for (size_t j = 0; j < nm; j++) {
+        lb_metric_result r;
+        lb_metric_eval(ms[j], buf, n, (uint64_t)cl->seed, k + 1, &r, e);
+        add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
+                ms[j]->label, &r);
+      }
+      if (x->coupled) {
+        /* pairs where both chains are finite */
+        double *fx = lb_xcalloc((size_t)x->chains * d, sizeof *fx);
+        double *fy = lb_xcalloc((size_t)x->chains * d, sizeof *fy);
+        size_t np = 0;
+        for (long c = 0; c < x->chains; c++) {
+          const double *a = run.trajectory + (k * run.record_chains + (size_t)c) * d;
+          const double *b = frun.trajectory + (k * frun.record_chains + (size_t)c) * d;
+          if (lb_all_finite(a, d) && lb_all_finite(b, d)) {
+            memcpy(fx + np * d, a, d * sizeof *a);
+            memcpy(fy + np * d, b, d * sizeof *b);
+            np++;
+          }
+        }
+        lb_metric_result law, pth;
+        if (np >= 2) {
+          coupled_metrics(fx, fy, np, d, (uint64_t)cl->seed, k + 1, &law, &pth);
+          add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
+                  "law_w2", &law);
+          add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
+                  "path_rmse", &pth);
+        }
+        free(fx);
+        free(fy);
+      }
+    }
+    free(buf);
+    trim_trajectory(&run, (size_t)x->trajectory_chains);
+    if (x->coupled) trim_trajectory(&frun, (size_t)x->trajectory_chains);
+    snprintf(run.target, sizeof run.target, "%s", cl->target);
+    snprintf(run.sampler, sizeof run.sampler, "%s", cl->sampler);
+    snprintf(run.init, sizeof run.init, "%s", in.spec);
+    lb_iso_now(run.created, sizeof run.created);
+    snprintf(run.command, sizeof run.command, "langbench run %s", x->path);
+    if (x->coupled) {
+      snprintf(frun.target, sizeof frun.target, "%s", cl->target);
+      snprintf(frun.sampler, sizeof frun.sampler, "lmc");
+      snprintf(frun.init, sizeof frun.init, "%s", in.spec);
+      snprintf(frun.created, sizeof frun.created, "%s", run.created);
+      snprintf(frun.command, sizeof frun.command, "%s", run.command);
+      frun.wall_seconds = run.wall_seconds;
+    }
+    lb_out o;
+    rc = lb_out_open(&o, path, e);
+    if (!rc) {
+      rc = lb_run_write(o.file, &run, e);
+      cell_params(o.file, cl, s, x);
+      if (!rc && write_rows(o.file, rows, nrows) != 0)
+        rc = lb_fail(e, LB_ERUNTIME, "writing /metrics of cell %s failed", cl->hash);
+      if (!rc && x->coupled) {
+        hid_t g = H5Gcreate2(o.file, "fine", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        rc = lb_run_write(g, &frun, e);
+        H5Gclose(g);
+      }
+      if (!rc) rc = lb_out_commit(&o, e);
+      else lb_out_abort(&o);
+    }
+  }
+  free(rows);
+  free(rec);
+  lb_run_clear(&run);
+  lb_run_clear(&frun);
+  for (size_t j = 0; j < nm; j++) lb_metric_free(ms[j]);
+  free(ms);
+  lb_init_clear(&in);
+  lb_sampler_free(fine);
+  lb_sampler_free(s);
+  lb_target_free(t);
+  return rc;
+}
+
+/* ---- assembly ------------------------------------------------------------ */
+
+static int copy_cell(hid_t dst_cells, const char *cellfile, const char *hash) {
+  hid_t src = H5Fopen(cellfile, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (src < 0) return -1;
+  herr_t st = H5Ocopy(src, ".", dst_cells, hash, H5P_DEFAULT, H5P_DEFAULT);
+  H5Fclose(src);
+  return st < 0 ? -1 : 0;
+}
+
+static int assemble(const lb_experiment *x, const char *out, const char *dir,
+                    size_t *done, lb_err *e) {
+  lb_out o;
+  int rc = lb_out_open(&o, out, e);
+  if (rc) return rc;
+  int bad = 0;
+  bad |= lb_attr_str(o.file, "format", LB_EXP_FORMAT);
+  bad |= lb_attr_long(o.file, "format_version", 1);
+  bad |= lb_attr_str(o.file, "langbench_version", LB_VERSION);
+  bad |= lb_attr_str(o.file, "name", x->name);
+  bad |= lb_attr_str(o.file, "config", x->text);
+  bad |= lb_attr_str(o.file, "config_path", x->path);
+  char created[64];
+  lb_iso_now(created, sizeof created);
+  bad |= lb_attr_str(o.file, "created", created);
+  hid_t g = H5Gcreate2(o.file, "cells", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  *done = 0;
+  char path[4400];
+  for (size_t i = 0; i < x->ncells && !bad; i++) {
+    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
+    if (access(path, R_OK) != 0) continue;
+    if (H5Lexists(g, x->cells[i].hash, H5P_DEFAULT) > 0) continue; /* dup */
+    if (copy_cell(g, path, x->cells[i].hash) != 0) {
+      H5Gclose(g);
+      lb_out_abort(&o);
+      return lb_fail(e, LB_ERUNTIME, "cannot copy cell file '%s'", path);
+    }
+    (*done)++;
+  }
+  H5Gclose(g);
+  bad |= lb_attr_long(o.file, "cells_total", (long)x->ncells);
+  bad |= lb_attr_long(o.file, "cells_done", (long)*done);
+  if (bad) {
+    lb_out_abort(&o);
+    return lb_fail(e, LB_ERUNTIME, "writing '%s' failed", out);
+  }
+  return lb_out_commit(&o, e);
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+static void progress(size_t done, size_t total, double elapsed, size_t ran,
+                     const lb_cell *cl, int tty) {
+  double eta = ran ? elapsed / (double)ran * (double)(total - done) : 0.0;
+  if (tty) {
+    int w = 30, fill = total ? (int)(w * done / total) : w;
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu cells, ETA %.0f s ", fill,
+            "##############################", w - fill, "", done, total, eta);
+    if (done == total) fputc('\n', stderr);
+  } else if (cl) {
+    fprintf(stderr, "cell %zu/%zu done: %s %s step=%g seed=%ld (ETA %.0f s)\n",
+            done, total, cl->target, cl->sampler, cl->step, cl->seed, eta);
+  }
+}
+
+static int rm_rf_cells(const char *dir) {
+  char cmd[4400];
+  snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
+  return system(cmd);
+}
+
+int lb_experiment_run(const lb_experiment *x, const char *out, int threads,
+                      int fresh, lb_err *e) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s.cells", out);
+  if (fresh) {
+    if (rm_rf_cells(dir) != 0)
+      return lb_fail(e, LB_ERUNTIME, "cannot remove '%s'", dir);
+    unlink(out);
+  }
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return lb_fail(e, LB_EINPUT, "--out: cannot create directory '%s'", dir);
+  /* check that OUT itself can be written before any work */
+  lb_out probe;
+  int rc = lb_out_open(&probe, out, e);
+  if (rc) return rc;
+  lb_out_abort(&probe);
+
+  int tty = isatty(2);
+  size_t done = 0, ran = 0;
+  char path[4300];
+  for (size_t i = 0; i < x->ncells; i++) {
+    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
+    if (access(path, R_OK) == 0) done++;
+  }
+  if (done) fprintf(stderr, "resuming: %zu of %zu cells already complete\n", done,
+                    x->ncells);
+  double t0 = omp_get_wtime();
+  for (size_t i = 0; i < x->ncells && !rc; i++) {
+    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
+    if (access(path, R_OK) == 0) continue;
+    rc = run_cell(x, &x->cells[i], path, threads, e);
+    if (rc) break;
+    done++;
+    ran++;
+    progress(done, x->ncells, omp_get_wtime() - t0, ran, &x->cells[i], tty);
+  }
+  if (rc) return rc;
+  size_t assembled;
+  rc = assemble(x, out, dir, &assembled, e);
+  if (!rc)
+    fprintf(stderr, "wrote %s: %zu cells (%zu run now), %.1f s\n", out,
+            assembled, ran, omp_get_wtime() - t0);
+  return rc;
+}
