@@ -257,10 +257,33 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
     run.wall_seconds = omp_get_wtime() - t0;
   }
   if (!rc) {
-    size_t d = t->dim;
-    double *buf = lb_xcalloc((size_t)x->chains * d, sizeof *buf);
-    for (size_t k = 0; k < run.records; k++) {
-      size_t n = finite_rows(&run, k, buf);
+    size_t d = t->dim, R = run.records;
+    /* Metrics of every record, records spread over threads.  Each thread
+     * builds its own metric objects (some keep per-sample settings); a
+     * metric's randomness depends only on (seed, record), so the numbers
+     * do not depend on the thread count. */
+    lb_metric_result *res = lb_xcalloc(R * (nm ? nm : 1), sizeof *res);
+    size_t *nfin = lb_xcalloc(R, sizeof *nfin);
+#pragma omp parallel num_threads(threads)
+    {
+      lb_metric **tm = NULL;
+      size_t tn = 0;
+      lb_err te;
+      lb_metric_list_parse(x->metrics, t, &tm, &tn, &te);
+      double *tb = lb_xcalloc((size_t)x->chains * d, sizeof *tb);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t k = 0; k < R; k++) {
+        nfin[k] = finite_rows(&run, k, tb);
+        for (size_t j = 0; j < tn; j++)
+          lb_metric_eval(tm[j], tb, nfin[k], (uint64_t)cl->seed, k + 1,
+                         &res[k * nm + j], &te);
+      }
+      free(tb);
+      for (size_t j = 0; j < tn; j++) lb_metric_free(tm[j]);
+      free(tm);
+    }
+    for (size_t k = 0; k < R; k++) {
+      size_t n = nfin[k];
       double time = (double)run.trajectory_step[k] * cl->step;
       double nfe = (double)run.trajectory_nfe[k] / (double)x->chains;
       /* fraction of chains that have left the finite range */
@@ -269,12 +292,9 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
                              (size_t)x->chains};
       add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
               "diverged", &dv);
-      for (size_t j = 0; j < nm; j++) {
-        lb_metric_result r;
-        lb_metric_eval(ms[j], buf, n, (uint64_t)cl->seed, k + 1, &r, e);
+      for (size_t j = 0; j < nm; j++)
         add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
-                ms[j]->label, &r);
-      }
+                ms[j]->label, &res[k * nm + j]);
       if (x->coupled) {
         /* pairs where both chains are finite */
         double *fx = lb_xcalloc((size_t)x->chains * d, sizeof *fx);
@@ -301,7 +321,8 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
         free(fy);
       }
     }
-    free(buf);
+    free(res);
+    free(nfin);
     trim_trajectory(&run, (size_t)x->trajectory_chains);
     if (x->coupled) trim_trajectory(&frun, (size_t)x->trajectory_chains);
     snprintf(run.target, sizeof run.target, "%s", cl->target);
