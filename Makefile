@@ -67,6 +67,7 @@ test: deps $(BIN)/langbench $(BUILD)/run_tests
 	  $(BUILD)/run_tests --jobs 2 $(TESTFLAGS)
 
 asan:
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 	$(MAKE) test BUILD=build-asan BIN=build-asan/bin OPT=-O1 \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
@@ -75,6 +76,47 @@ bench: deps $(BIN)/langbench $(BUILD)/bench
 
 run: deps $(BIN)/langbench
 	sh scripts/run-default.sh $(BIN)/langbench
+
+# make figures: run each experiment the figures need whose results/NAME.h5
+# is missing (an existing file is never rerun: delete it to rerun; cells
+# already computed in results/NAME.h5.cells are reused), export it to
+# results/NAME.csv (+ _rates.csv), write the figure inputs of figures 3 and
+# 4 into results/ (export --figure-data), then draw every figure into
+# results/figures/ (scripts/figures.sh; formats in plots/README.md).
+# Needs GNU make >= 4.3 (grouped targets, &:).
+RESULTS     ?= results
+FIG_THREADS ?= 2
+FIG_EXPS    := bias_gaussian bias_mixtures speedup plmc_vs_fine_lmc double_well_mixing
+FIG_H5      := $(FIG_EXPS:%=$(RESULTS)/%.h5)
+FIG_CSV     := $(FIG_EXPS:%=$(RESULTS)/%.csv)
+FIG_INPUTS  := $(RESULTS)/ring8_samples.csv $(RESULTS)/ring8_density.csv \
+               $(RESULTS)/double_well_trajectories.csv $(RESULTS)/double_well_fractions.csv
+FIG_STAMP   := $(RESULTS)/figures/.drawn
+
+figures: deps $(BIN)/langbench $(FIG_STAMP)
+	@echo "figures: results in $(RESULTS)/, figures in $(RESULTS)/figures/"
+
+$(FIG_STAMP): $(FIG_H5) $(FIG_CSV) $(FIG_INPUTS) $(wildcard plots/*.gp) scripts/figures.sh
+	sh scripts/figures.sh $(RESULTS) $(RESULTS)/figures
+	@touch $@
+
+# only when missing: the binary and the config are order-only prerequisites
+$(RESULTS)/%.h5: | $(BIN)/langbench experiments/%.cfg
+	@mkdir -p $(RESULTS)
+	$(BIN)/langbench run experiments/$*.cfg --out $@ --threads $(FIG_THREADS)
+
+$(RESULTS)/%.csv $(RESULTS)/%_rates.csv: $(RESULTS)/%.h5 $(BIN)/langbench
+	$(BIN)/langbench export $< --out $(RESULTS)/$*.csv
+
+$(RESULTS)/bias_mixtures.csv $(RESULTS)/bias_mixtures_rates.csv \
+$(RESULTS)/ring8_samples.csv $(RESULTS)/ring8_density.csv &: \
+    $(RESULTS)/bias_mixtures.h5 $(BIN)/langbench
+	$(BIN)/langbench export $< --out $(RESULTS)/bias_mixtures.csv --figure-data $(RESULTS)
+
+$(RESULTS)/double_well_mixing.csv $(RESULTS)/double_well_mixing_rates.csv \
+$(RESULTS)/double_well_trajectories.csv $(RESULTS)/double_well_fractions.csv &: \
+    $(RESULTS)/double_well_mixing.h5 $(BIN)/langbench
+	$(BIN)/langbench export $< --out $(RESULTS)/double_well_mixing.csv --figure-data $(RESULTS)
 
 clean:
 	rm -rf build build-asan bin

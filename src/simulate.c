@@ -32,7 +32,7 @@ static void alloc_run(lb_run *out, const lb_sim *sim, size_t n, size_t d,
   out->trajectory = lb_xcalloc(records * (size_t)rc_chains * d, sizeof(double));
   out->trajectory_step = lb_xcalloc(records, sizeof(int64_t));
   out->trajectory_nfe = lb_xcalloc(records, sizeof(int64_t));
-  memcpy(out->trajectory_step, rsteps, records * sizeof(int64_t));
+  if (records) memcpy(out->trajectory_step, rsteps, records * sizeof(int64_t));
 }
 
 /* Per-thread state of one sampler. */
