@@ -62,26 +62,20 @@ static void usage(FILE *f) {
 }
 
 void lb_list_metrics(void) {
-  printf("metrics (--metrics NAME[:key=value[,key=value]...][,NAME...]; a "
-         "key=value entry\nbelongs to the metric before it):\n");
   for (size_t i = 0; lb_metric_types[i]; i++) {
     const lb_metric_type *t = lb_metric_types[i];
-    printf("  %-9s", t->name);
-    const char *p = t->help;
-    int first = 1;
-    while (*p) {
-      const char *nl = strchr(p, '\n');
-      size_t len = nl ? (size_t)(nl - p) : strlen(p);
-      printf("%s%.*s\n", first ? " " : "            ", (int)len, p);
-      first = 0;
+    printf("%s%s\n", t->name, t->max_dim ? "   (d <= 2)" : "");
+    for (const char *p = t->help; *p;) {
+      size_t len = strcspn(p, "\n");
+      printf("    %.*s\n", (int)len, p);
       p += len;
       if (*p == '\n') p++;
     }
   }
-  printf("Every metric reports estimate, stderr (bootstrap over chains or "
-         "batch means, as stated)\nand floor (the estimator on two exact "
-         "target samples of the same size).  Common\nparameters: boot=B or "
-         "batches=B, max=N (subsample larger samples; 0 never).\n");
+  printf("--metrics NAME[:key=value[,key=value]...][,NAME...]: a key=value "
+         "entry belongs to\nthe metric before it.  Each metric reports "
+         "estimate, stderr and floor (the same\nestimator on two exact "
+         "target samples of the same size).\n");
 }
 
 /* ---- output -------------------------------------------------------- */

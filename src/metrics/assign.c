@@ -22,58 +22,143 @@
 
 #include "metrics.h"
 
+/* The solver keeps the columns in a permutation ("positions"): the
+ * Dijkstra phase moves columns between its ready / current-minimum / todo
+ * segments by swapping positions, and every per-column datum (its points,
+ * price, distance, predecessor, assigned row) lives at the column's
+ * position, so the O(n) relaxation loops read memory sequentially.  The
+ * permutation carries over from one augmentation to the next, which is
+ * harmless: the order of the todo list is arbitrary. */
 typedef struct {
-  const double *c; /* dense [n x n], or NULL */
-  const double *x, *y;
+  const double *c; /* dense [n x n] costs (by column id), or NULL */
+  const double *x; /* rows' points [n x d] */
   size_t n, d;
-} cost_src;
+  size_t *C;    /* column id at each position */
+  double *Y;    /* column points at each position [n x d] */
+  double *V;    /* prices */
+  double *D;    /* Dijkstra distances */
+  size_t *P;    /* predecessor rows */
+  long *CS;     /* assigned row, -1 */
+  long *rowpos; /* position of each row's column, -1 */
+} lap;
 
-static inline double cost(const cost_src *s, size_t i, size_t j) {
-  if (s->c) return s->c[i * s->n + j];
-  const double *a = s->x + i * s->d, *b = s->y + j * s->d;
+static inline double cst(const lap *L, size_t i, size_t k) {
+  if (L->c) return L->c[i * L->n + L->C[k]];
+  const double *a = L->x + i * L->d, *b = L->Y + k * L->d;
   double r = 0;
-  for (size_t k = 0; k < s->d; k++) {
-    double t = a[k] - b[k];
+  for (size_t l = 0; l < L->d; l++) {
+    double t = a[l] - b[l];
     r += t * t;
   }
   return r;
 }
 
-static double lapjv(const cost_src *s, long *rowsol) {
-  const size_t n = s->n;
-  if (n == 0) return 0;
-  long *colsol = lb_xcalloc(n, sizeof(long));
-  double *v = lb_xcalloc(n, sizeof(double));
-  double *dist = lb_xcalloc(n, sizeof(double));
-  size_t *freer = lb_xcalloc(n, sizeof(size_t));
-  size_t *collist = lb_xcalloc(n, sizeof(size_t));
-  size_t *matches = lb_xcalloc(n, sizeof(size_t));
-  size_t *pred = lb_xcalloc(n, sizeof(size_t));
-  size_t *imin = lb_xcalloc(n, sizeof(size_t));
+static void swap_pos(lap *L, size_t a, size_t b) {
+  if (a == b) return;
+#define SWAP(T, arr)   \
+  do {                 \
+    T t_ = L->arr[a];  \
+    L->arr[a] = L->arr[b]; \
+    L->arr[b] = t_;    \
+  } while (0)
+  SWAP(size_t, C);
+  SWAP(double, V);
+  SWAP(double, D);
+  SWAP(size_t, P);
+  SWAP(long, CS);
+#undef SWAP
+  if (!L->c)
+    for (size_t l = 0; l < L->d; l++) {
+      double t = L->Y[a * L->d + l];
+      L->Y[a * L->d + l] = L->Y[b * L->d + l];
+      L->Y[b * L->d + l] = t;
+    }
+  if (L->CS[a] >= 0) L->rowpos[L->CS[a]] = (long)a;
+  if (L->CS[b] >= 0) L->rowpos[L->CS[b]] = (long)b;
+}
 
-  /* Column reduction: v_j = min_i c_ij, scanned row by row. */
-  for (size_t j = 0; j < n; j++) v[j] = HUGE_VAL;
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < n; j++) {
-      double c = cost(s, i, j);
-      if (c < v[j]) {
-        v[j] = c;
-        imin[j] = i;
+/* out[k] = c(i, k) - (V ? V[k] : 0) for every position k. */
+static void row(const lap *L, size_t i, const double *V, double *out) {
+  const size_t n = L->n;
+  if (!L->c && L->d == 2) {
+    const double x0 = L->x[2 * i], x1 = L->x[2 * i + 1], *Y = L->Y;
+    for (size_t k = 0; k < n; k++) {
+      double a = x0 - Y[2 * k], b = x1 - Y[2 * k + 1];
+      out[k] = a * a + b * b;
+    }
+  } else {
+    for (size_t k = 0; k < n; k++) out[k] = cst(L, i, k);
+  }
+  if (V)
+    for (size_t k = 0; k < n; k++) out[k] -= V[k];
+}
+
+/* Relax the distances of positions [from, n) through row i (offset h);
+ * stop at the first position whose distance drops to the current minimum
+ * mn and return it (n when none).  The common case d = 2 is unrolled. */
+static size_t relax(lap *L, size_t i, double h, double mn, size_t from) {
+  const size_t n = L->n;
+  double *D = L->D;
+  const double *V = L->V;
+  size_t *P = L->P;
+  if (!L->c && L->d == 2) {
+    const double x0 = L->x[2 * i], x1 = L->x[2 * i + 1], *Y = L->Y;
+    for (size_t k = from; k < n; k++) {
+      double a = x0 - Y[2 * k], b = x1 - Y[2 * k + 1];
+      double v2 = a * a + b * b - V[k] - h;
+      if (v2 < D[k]) {
+        D[k] = v2;
+        P[k] = i;
+        if (v2 == mn) return k;
       }
     }
-  for (size_t i = 0; i < n; i++) rowsol[i] = -1;
-  for (size_t jj = n; jj-- > 0;) {
-    size_t i = imin[jj];
+    return n;
+  }
+  for (size_t k = from; k < n; k++) {
+    double v2 = cst(L, i, k) - V[k] - h;
+    if (v2 < D[k]) {
+      D[k] = v2;
+      P[k] = i;
+      if (v2 == mn) return k;
+    }
+  }
+  return n;
+}
+
+static double lapjv(lap *L, long *col) {
+  const size_t n = L->n;
+  if (n == 0) return 0;
+  double *V = L->V, *D = L->D;
+  size_t *P = L->P;
+  long *CS = L->CS, *rowpos = L->rowpos;
+  size_t *freer = lb_xcalloc(n, sizeof(size_t));
+  size_t *matches = lb_xcalloc(n, sizeof(size_t));
+  size_t *imin = lb_xcalloc(n, sizeof(size_t));
+
+  /* Column reduction: V_k = min_i c_ik (positions = columns here). */
+  double *buf = lb_xcalloc(n, sizeof(double));
+  for (size_t k = 0; k < n; k++) V[k] = HUGE_VAL;
+  for (size_t i = 0; i < n; i++) {
+    row(L, i, NULL, buf);
+    for (size_t k = 0; k < n; k++)
+      if (buf[k] < V[k]) {
+        V[k] = buf[k];
+        imin[k] = i;
+      }
+  }
+  for (size_t i = 0; i < n; i++) rowpos[i] = -1;
+  for (size_t kk = n; kk-- > 0;) {
+    size_t i = imin[kk];
     if (++matches[i] == 1) {
-      rowsol[i] = (long)jj;
-      colsol[jj] = (long)i;
-    } else if (v[jj] < v[rowsol[i]]) {
-      long j1 = rowsol[i];
-      rowsol[i] = (long)jj;
-      colsol[jj] = (long)i;
-      colsol[j1] = -1;
+      rowpos[i] = (long)kk;
+      CS[kk] = (long)i;
+    } else if (V[kk] < V[rowpos[i]]) {
+      long k1 = rowpos[i];
+      rowpos[i] = (long)kk;
+      CS[kk] = (long)i;
+      CS[k1] = -1;
     } else {
-      colsol[jj] = -1;
+      CS[kk] = -1;
     }
   }
 
@@ -83,14 +168,12 @@ static double lapjv(const cost_src *s, long *rowsol) {
     if (matches[i] == 0) {
       freer[numfree++] = i;
     } else if (matches[i] == 1) {
-      size_t j1 = (size_t)rowsol[i];
+      size_t k1 = (size_t)rowpos[i];
       double mn = HUGE_VAL;
-      for (size_t j = 0; j < n; j++)
-        if (j != j1) {
-          double h = cost(s, i, j) - v[j];
-          if (h < mn) mn = h;
-        }
-      if (mn < HUGE_VAL) v[j1] -= mn;
+      row(L, i, V, buf);
+      for (size_t k = 0; k < n; k++)
+        if (k != k1 && buf[k] < mn) mn = buf[k];
+      if (mn < HUGE_VAL) V[k1] -= mn;
     }
   }
 
@@ -104,10 +187,11 @@ static double lapjv(const cost_src *s, long *rowsol) {
         break;
       }
       size_t i = freer[k++];
-      double umin = cost(s, i, 0) - v[0], usubmin = HUGE_VAL;
+      row(L, i, V, buf);
+      double umin = buf[0], usubmin = HUGE_VAL;
       size_t j1 = 0, j2 = 0;
       for (size_t j = 1; j < n; j++) {
-        double h = cost(s, i, j) - v[j];
+        double h = buf[j];
         if (h < usubmin) {
           if (h >= umin) {
             usubmin = h;
@@ -120,17 +204,17 @@ static double lapjv(const cost_src *s, long *rowsol) {
           }
         }
       }
-      long i0 = colsol[j1];
+      long i0 = CS[j1];
       if (umin < usubmin) {
-        v[j1] -= usubmin - umin;
+        V[j1] -= usubmin - umin;
       } else if (i0 >= 0) {
         j1 = j2;
-        i0 = colsol[j2];
+        i0 = CS[j2];
       }
-      rowsol[i] = (long)j1;
-      colsol[j1] = (long)i;
+      rowpos[i] = (long)j1;
+      CS[j1] = (long)i;
       if (i0 >= 0) {
-        rowsol[i0] = -1;
+        rowpos[i0] = -1;
         if (umin < usubmin)
           freer[--k] = (size_t)i0;
         else
@@ -139,102 +223,108 @@ static double lapjv(const cost_src *s, long *rowsol) {
     }
   }
 
-  /* Augmentation: Dijkstra from each free row. */
+  /* Augmentation: Dijkstra from each free row.  Positions [0, low) are
+   * ready, [low, up) hold the current minimum, [up, n) are to do. */
   for (size_t f = 0; f < numfree; f++) {
     size_t freerow = freer[f];
-    for (size_t j = 0; j < n; j++) {
-      dist[j] = cost(s, freerow, j) - v[j];
-      pred[j] = freerow;
-      collist[j] = j;
-    }
-    size_t low = 0, up = 0, last = 0, endofpath = 0;
+    row(L, freerow, V, D);
+    for (size_t k = 0; k < n; k++) P[k] = freerow;
+    size_t low = 0, up = 0, last = 0, end = 0;
     double mn = 0;
     int found = 0;
     do {
       if (up == low) {
         last = low;
-        mn = dist[collist[up++]];
+        mn = D[up++];
         for (size_t k = up; k < n; k++) {
-          size_t j = collist[k];
-          double h = dist[j];
+          double h = D[k];
           if (h <= mn) {
             if (h < mn) {
               up = low;
               mn = h;
             }
-            collist[k] = collist[up];
-            collist[up++] = j;
+            swap_pos(L, k, up++);
           }
         }
         for (size_t k = low; k < up; k++)
-          if (colsol[collist[k]] < 0) {
-            endofpath = collist[k];
+          if (CS[k] < 0) {
+            end = k;
             found = 1;
             break;
           }
       }
       if (!found) {
-        size_t j1 = collist[low++];
-        size_t i = (size_t)colsol[j1];
-        double h = cost(s, i, j1) - v[j1] - mn;
-        for (size_t k = up; k < n; k++) {
-          size_t j = collist[k];
-          double v2 = cost(s, i, j) - v[j] - h;
-          if (v2 < dist[j]) {
-            pred[j] = i;
-            if (v2 == mn) {
-              if (colsol[j] < 0) {
-                endofpath = j;
-                found = 1;
-                break;
-              }
-              collist[k] = collist[up];
-              collist[up++] = j;
-            }
-            dist[j] = v2;
+        size_t k1 = low++;
+        size_t i = (size_t)CS[k1];
+        double h = cst(L, i, k1) - V[k1] - mn;
+        for (size_t k = up; (k = relax(L, i, h, mn, k)) < n; k++) {
+          if (CS[k] < 0) {
+            end = k;
+            found = 1;
+            break;
           }
+          swap_pos(L, k, up++);
         }
       }
     } while (!found);
-    /* Prices of the columns scanned before the last minimum level. */
-    for (size_t k = 0; k < last; k++) {
-      size_t j1 = collist[k];
-      v[j1] += dist[j1] - mn;
-    }
+    /* Prices of the columns made ready before the last minimum level. */
+    for (size_t k = 0; k < last; k++) V[k] += D[k] - mn;
     /* Augment along the alternating path. */
-    for (;;) {
-      size_t i = pred[endofpath];
-      colsol[endofpath] = (long)i;
-      long j1 = (long)endofpath;
-      long next = rowsol[i];
-      rowsol[i] = j1;
+    for (size_t k = end;;) {
+      size_t i = P[k];
+      CS[k] = (long)i;
+      long prev = rowpos[i];
+      rowpos[i] = (long)k;
       if (i == freerow) break;
-      endofpath = (size_t)next;
+      k = (size_t)prev;
     }
   }
 
   double total = 0;
-  for (size_t i = 0; i < n; i++) total += cost(s, i, (size_t)rowsol[i]);
-  free(colsol);
-  free(v);
-  free(dist);
+  for (size_t i = 0; i < n; i++) {
+    size_t k = (size_t)rowpos[i];
+    total += cst(L, i, k);
+    col[i] = (long)L->C[k];
+  }
   free(freer);
-  free(collist);
   free(matches);
-  free(pred);
   free(imin);
+  free(buf);
+  return total;
+}
+
+static double solve(const double *c, const double *x, const double *y,
+                    size_t n, size_t d, long *col) {
+  lap L = {c, x, n, d, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  L.C = lb_xcalloc(n, sizeof(size_t));
+  L.V = lb_xcalloc(n, sizeof(double));
+  L.D = lb_xcalloc(n, sizeof(double));
+  L.P = lb_xcalloc(n, sizeof(size_t));
+  L.CS = lb_xcalloc(n, sizeof(long));
+  L.rowpos = lb_xcalloc(n, sizeof(long));
+  if (!c) {
+    L.Y = lb_xcalloc(n * d, sizeof(double));
+    memcpy(L.Y, y, n * d * sizeof(double));
+  }
+  for (size_t k = 0; k < n; k++) L.C[k] = k;
+  double total = lapjv(&L, col);
+  free(L.C);
+  free(L.Y);
+  free(L.V);
+  free(L.D);
+  free(L.P);
+  free(L.CS);
+  free(L.rowpos);
   return total;
 }
 
 double lb_assign_dense(const double *c, size_t n, long *col) {
-  cost_src s = {c, NULL, NULL, n, 0};
-  return lapjv(&s, col);
+  return solve(c, NULL, NULL, n, 0, col);
 }
 
 double lb_assign_sqeuclid(const double *x, const double *y, size_t n,
                           size_t d, long *col) {
-  cost_src s = {NULL, x, y, n, d};
-  return lapjv(&s, col);
+  return solve(NULL, x, y, n, d, col);
 }
 
 double lb_w2_empirical(const double *x, const double *y, size_t n, size_t d) {
@@ -265,11 +355,14 @@ static double w2_compare(const lb_metric *m, const double *x, const double *y,
 
 const lb_metric_type lb_metric_w2 = {
     .name = "w2",
-    .help = "Exact empirical W2 (squared-Euclidean cost, square root "
-            "reported) between the sample and\nan exact target sample of "
-            "the same size, by Jonker-Volgenant assignment, O(n^3).\n"
-            "SE: batch means.  Parameters: batches=10, max=5000 (larger "
-            "samples are subsampled).",
+    .help = "exact empirical W2 between the sample and an exact target "
+            "sample of the same\n"
+            "size (Jonker-Volgenant assignment, O(n^3), squared-Euclidean "
+            "cost, root reported).\n"
+            "SE: batch means\n"
+            "batches=10 batches of the batch-means SE\n"
+            "max=5000   subsample larger samples to this size (a note on "
+            "stderr)",
     .max_dim = 0,
     .init = w2_init,
     .compare = w2_compare,

@@ -276,14 +276,21 @@ static double kl_compare(const lb_metric *m, const double *x, const double *y,
 
 const lb_metric_type lb_metric_kl = {
     .name = "kl",
-    .help = "KL(sample law || target).  method=grid (default in d <= 2): "
-            "Gaussian KDE on a grid, Scott\nbandwidth bw * sd * n^(-1/(d+4)), "
-            "spacing h/cells, vs the exact density smoothed by the\nsame "
-            "kernel; SE bootstrap.  method=knn (default in d > 2): "
-            "Wang-Kulkarni-Verdu k-NN\nestimator vs an exact target sample "
-            "(kd-tree, duplicates skipped); SE batch means.\n"
-            "Parameters: method=auto, bw=1, cells=4, boot=100 (grid); k=1, "
-            "batches=10 (knn); max=0.",
+    .help = "KL(sample law || target).  grid (d <= 2): Gaussian KDE on a "
+            "grid vs the exact\n"
+            "density smoothed by the same kernel (<= KL; SE bootstrap).  knn: "
+            "Wang-Kulkarni-Verdu\n"
+            "vs an exact target sample (kd-tree, duplicates skipped; SE "
+            "batch means)\n"
+            "method=auto grid in d <= 2, knn above; grid in d > 2 is an "
+            "error\n"
+            "bw=1       grid: bandwidth bw * sd * n^(-1/(d+4)) (Scott) per "
+            "coordinate\n"
+            "cells=4    grid: nodes per bandwidth (<= 8192 / 256^2 nodes)\n"
+            "boot=100   grid: bootstrap replicates\n"
+            "k=1        knn: neighbour order\n"
+            "batches=10 knn: batches of the batch-means SE\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
     .init = kl_init,
     .prepare = grid_prepare,
@@ -302,11 +309,14 @@ static int tv_init(lb_metric *m, lb_spec *spec, lb_err *e) {
 
 const lb_metric_type lb_metric_tv = {
     .name = "tv",
-    .help = "Total variation between the smoothed sample law and the "
-            "smoothed exact density on a grid\n(same KDE and grid rules as "
-            "kl:method=grid); d <= 2.\n"
-            "SE: bootstrap over chains.  Parameters: bw=1, cells=4, "
-            "boot=100, max=0.",
+    .help = "TV between the smoothed sample law and the smoothed exact "
+            "density on a grid\n"
+            "(the KDE and grid of kl:method=grid); d <= 2.  SE: bootstrap\n"
+            "bw=1       bandwidth bw * sd * n^(-1/(d+4)) (Scott) per "
+            "coordinate\n"
+            "cells=4    nodes per bandwidth\n"
+            "boot=100   bootstrap replicates\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 2,
     .init = tv_init,
     .prepare = grid_prepare,

@@ -96,12 +96,15 @@ static double mmd_compare(const lb_metric *m, const double *x, const double *y,
 
 const lb_metric_type lb_metric_mmd = {
     .name = "mmd",
-    .help = "Unbiased MMD^2, Gaussian kernel, bandwidth sigma by the median "
-            "heuristic on the exact\nreference sample (median pairwise "
-            "distance of its first 1000 points).  Can be < 0.\n"
-            "SE: batch means (conservative when the laws agree).  "
-            "Parameters: sigma=0 (0: median\nheuristic), batches=10, "
-            "max=2000.",
+    .help = "unbiased MMD^2 between the sample and an exact target sample, "
+            "Gaussian kernel;\n"
+            "can be < 0.  SE: batch means (conservative when the laws "
+            "agree)\n"
+            "sigma=0    kernel bandwidth; 0: median pairwise distance of the "
+            "reference sample\n"
+            "batches=10 batches of the batch-means SE\n"
+            "max=2000   subsample larger samples to this size (a note on "
+            "stderr)",
     .max_dim = 0,
     .init = mmd_init,
     .reference = mmd_reference,

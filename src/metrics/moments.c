@@ -65,9 +65,10 @@ static double mean_err_value(const lb_metric *m, void *vws,
 
 const lb_metric_type lb_metric_mean_err = {
     .name = "mean_err",
-    .help = "Euclidean norm of (sample mean - exact target mean).\n"
-            "SE: bootstrap over chains.  Parameters: boot=200 (replicates), "
-            "max=0 (subsample above; 0 never).",
+    .help = "|sample mean - exact target mean| (Euclidean); SE: bootstrap "
+            "over chains\n"
+            "boot=200   bootstrap replicates\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
     .init = init_boot,
     .prepare = prepare_sample,
@@ -105,9 +106,10 @@ static double cov_err_value(const lb_metric *m, void *vws, const unsigned *w) {
 
 const lb_metric_type lb_metric_cov_err = {
     .name = "cov_err",
-    .help = "Frobenius norm of (sample covariance, divisor n-1, - exact "
-            "target covariance).\n"
-            "SE: bootstrap over chains.  Parameters: boot=200, max=0.",
+    .help = "|sample covariance (divisor n-1) - exact covariance| "
+            "(Frobenius); SE: bootstrap\n"
+            "boot=200   bootstrap replicates\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
     .init = init_boot,
     .prepare = prepare_sample,
@@ -157,11 +159,14 @@ static void modes_release(void *vws) {
 
 const lb_metric_type lb_metric_modes = {
     .name = "modes",
-    .help = "Total variation between the sample's mode weights (each point "
-            "assigned by the target's\nmode_of: mixtures the component of "
-            "largest posterior, double wells the sign pattern)\nand the exact "
-            "weights, 1/2 sum_k |w_k - w_k*|.  0 for one-mode targets.\n"
-            "SE: bootstrap over chains.  Parameters: boot=200, max=0.",
+    .help = "TV between the sample's and the exact mode weights, 1/2 sum_k "
+            "|w_k - w*_k|; points\n"
+            "are assigned by the target's mode_of (mixtures: largest "
+            "posterior; double wells:\n"
+            "sign pattern); 0 for one-mode targets.  SE: bootstrap over "
+            "chains\n"
+            "boot=200   bootstrap replicates\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
     .init = init_boot,
     .prepare = modes_prepare,

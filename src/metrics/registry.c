@@ -92,6 +92,11 @@ int lb_metric_alloc(const char *text, const lb_target *t, lb_metric **out,
   if (!rc) rc = lb_spec_check_used(&s, "--metrics", e);
   if (rc) {
     free(m);
+    if (e && strncmp(e->msg, "--metrics", 9) != 0) { /* name the option */
+      char tmp[LB_ERRLEN];
+      snprintf(tmp, sizeof tmp, "%s", e->msg);
+      lb_fail(e, rc, "--metrics: %.*s", LB_ERRLEN - 16, tmp);
+    }
     return rc;
   }
   *out = m;
@@ -209,15 +214,16 @@ static double *exact_sample(const lb_target *t, size_t n, gsl_rng *r) {
 /* Standard deviation (n - 1) of v[n]; NaN for n < 2, inf if any is. */
 static double sd(const double *v, size_t n) {
   if (n < 2) return NAN;
-  double mean = 0;
+  double mean = 0; /* of v - v[0], so equal values give exactly 0 */
   for (size_t i = 0; i < n; i++) {
     if (isnan(v[i])) return NAN;
     if (!isfinite(v[i])) return INFINITY;
-    mean += v[i];
+    mean += v[i] - v[0];
   }
   mean /= (double)n;
   double ss = 0;
-  for (size_t i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
+  for (size_t i = 0; i < n; i++)
+    ss += (v[i] - v[0] - mean) * (v[i] - v[0] - mean);
   return sqrt(ss / (double)(n - 1));
 }
 

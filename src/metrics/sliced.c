@@ -6,8 +6,9 @@
  * the 1-D W2^2 between the projections <x_i, theta> of the sample and of
  * an exact target sample of the same size, which pairs order statistics:
  * W2^2 = (1/n) sum_k (px_(k) - py_(k))^2.  The square root is reported.
- * Cost O(P n (d + sort)); the sort is an LSD radix sort (6 passes of 11
- * bits on order-preserving integer keys), linear in n.
+ * Cost O(P n (d + sort)); the sort is an LSD radix sort on order-
+ * preserving integer keys (3 passes of 11 bits plus an insertion pass,
+ * see lb_sort_doubles), linear in n.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -32,17 +33,26 @@ static inline double val_of(uint64_t u) {
   return v;
 }
 
+static int cmp_u64(const void *pa, const void *pb) {
+  uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+  return (a > b) - (a < b);
+}
+
 static int cmp_double(const void *pa, const void *pb) {
   double a = *(const double *)pa, b = *(const double *)pb;
   return (a > b) - (a < b);
 }
 
+/* LSD radix sort on the high 32 bits of the keys (3 passes of 11 bits:
+ * sign, exponent and 20 bits of mantissa), then the runs of keys sharing
+ * those bits are sorted on the rest: exact, and half the passes of a full
+ * 64-bit radix sort. */
 void lb_sort_doubles(double *x, size_t n) {
   if (n < 512) {
     qsort(x, n, sizeof *x, cmp_double);
     return;
   }
-  enum { BITS = 11, RADIX = 1 << BITS, PASSES = 6 };
+  enum { BITS = 11, RADIX = 1 << BITS, PASSES = 3, SHIFT0 = 32 };
   uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
   size_t(*count)[RADIX] = calloc(PASSES, sizeof *count);
   if (!a || !b || !count) {
@@ -55,11 +65,13 @@ void lb_sort_doubles(double *x, size_t n) {
   for (size_t i = 0; i < n; i++) {
     uint64_t k = key_of(x[i]);
     a[i] = k;
-    for (int p = 0; p < PASSES; p++) count[p][(k >> (p * BITS)) & (RADIX - 1)]++;
+    for (int p = 0; p < PASSES; p++)
+      count[p][(k >> (SHIFT0 + p * BITS)) & (RADIX - 1)]++;
   }
   for (int p = 0; p < PASSES; p++) {
+    const int sh = SHIFT0 + p * BITS;
     /* Skip a digit every key shares. */
-    if (count[p][(a[0] >> (p * BITS)) & (RADIX - 1)] == n) continue;
+    if (count[p][(a[0] >> sh) & (RADIX - 1)] == n) continue;
     size_t sum = 0;
     for (size_t r = 0; r < RADIX; r++) {
       size_t c = count[p][r];
@@ -68,11 +80,32 @@ void lb_sort_doubles(double *x, size_t n) {
     }
     for (size_t i = 0; i < n; i++) {
       uint64_t k = a[i];
-      b[count[p][(k >> (p * BITS)) & (RADIX - 1)]++] = k;
+      b[count[p][(k >> sh) & (RADIX - 1)]++] = k;
     }
     uint64_t *tmp = a;
     a = b;
     b = tmp;
+  }
+  /* Runs of keys with equal high halves are ordered by their low halves:
+   * insertion sort for short runs, qsort for long ones (data confined to
+   * a tiny range), so the worst case stays O(n log n). */
+  for (size_t s0 = 0; s0 < n;) {
+    size_t e = s0 + 1;
+    while (e < n && (a[e] >> 32) == (a[s0] >> 32)) e++;
+    if (e - s0 > 32) {
+      qsort(a + s0, e - s0, sizeof *a, cmp_u64);
+    } else {
+      for (size_t i = s0 + 1; i < e; i++) {
+        uint64_t k = a[i];
+        size_t j = i;
+        while (j > s0 && a[j - 1] > k) {
+          a[j] = a[j - 1];
+          j--;
+        }
+        a[j] = k;
+      }
+    }
+    s0 = e;
   }
   for (size_t i = 0; i < n; i++) x[i] = val_of(a[i]);
   free(a);
@@ -101,48 +134,65 @@ static double sw2_compare(const lb_metric *m, const double *x,
   const size_t d = m->dim;
   long np = m->ipar[P_PROJ] / (long)nbatch;
   if (np < 1) np = 1;
-  double *theta = lb_xcalloc(d, sizeof(double));
-  double *px = lb_xcalloc(n, sizeof(double)), *py = lb_xcalloc(n, sizeof(double));
-  double total = 0;
+  /* Directions first, from r in order; then the projections, shared among
+   * the OpenMP threads, each W2^2 stored and summed in a fixed order (the
+   * result does not depend on the number of threads). */
+  double *theta = lb_xcalloc((size_t)np * d, sizeof(double));
+  double *w = lb_xcalloc((size_t)np, sizeof(double));
   for (long p = 0; p < np; p++) {
-    double norm = 0;
+    double *th = theta + (size_t)p * d, norm;
     do {
       norm = 0;
       for (size_t k = 0; k < d; k++) {
-        theta[k] = gsl_ran_gaussian_ziggurat(r, 1.0);
-        norm += theta[k] * theta[k];
+        th[k] = gsl_ran_gaussian_ziggurat(r, 1.0);
+        norm += th[k] * th[k];
       }
     } while (norm == 0);
     norm = sqrt(norm);
-    for (size_t k = 0; k < d; k++) theta[k] /= norm;
-    for (size_t i = 0; i < n; i++) {
-      double sx = 0, sy = 0;
-      for (size_t k = 0; k < d; k++) {
-        sx += x[i * d + k] * theta[k];
-        sy += y[i * d + k] * theta[k];
-      }
-      px[i] = sx;
-      py[i] = sy;
-    }
-    lb_sort_doubles(px, n);
-    lb_sort_doubles(py, n);
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (px[i] - py[i]) * (px[i] - py[i]);
-    total += s / (double)n;
+    for (size_t k = 0; k < d; k++) th[k] /= norm;
   }
+#pragma omp parallel
+  {
+    double *px = lb_xcalloc(n, sizeof(double)), *py = lb_xcalloc(n, sizeof(double));
+#pragma omp for schedule(dynamic, 1)
+    for (long p = 0; p < np; p++) {
+      const double *th = theta + (size_t)p * d;
+      for (size_t i = 0; i < n; i++) {
+        double sx = 0, sy = 0;
+        for (size_t k = 0; k < d; k++) {
+          sx += x[i * d + k] * th[k];
+          sy += y[i * d + k] * th[k];
+        }
+        px[i] = sx;
+        py[i] = sy;
+      }
+      lb_sort_doubles(px, n);
+      lb_sort_doubles(py, n);
+      double s = 0;
+      for (size_t i = 0; i < n; i++) s += (px[i] - py[i]) * (px[i] - py[i]);
+      w[p] = s / (double)n;
+    }
+    free(px);
+    free(py);
+  }
+  double total = 0;
+  for (long p = 0; p < np; p++) total += w[p];
   free(theta);
-  free(px);
-  free(py);
+  free(w);
   return sqrt(total / (double)np);
 }
 
 const lb_metric_type lb_metric_sw2 = {
     .name = "sw2",
-    .help = "Sliced W2: root mean over random directions of the 1-D W2^2 "
-            "between the projected\nsample and an exact target sample of the "
-            "same size.  Each batch uses its own proj/batches\ndirections, so "
-            "the SE covers both the sample and the directions.\n"
-            "SE: batch means.  Parameters: proj=100, batches=10, max=0.",
+    .help = "sliced W2: root mean over random directions of the 1-D W2^2 "
+            "between the projected\n"
+            "sample and an exact target sample of the same size.  SE: batch "
+            "means, each batch\n"
+            "with its own proj/batches directions (covers sample and "
+            "directions)\n"
+            "proj=100   random directions\n"
+            "batches=10 batches of the batch-means SE\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
     .init = sw2_init,
     .compare = sw2_compare,

@@ -356,10 +356,13 @@ static int w2m_init(lb_metric *m, lb_spec *spec, lb_err *e) {
 
 const lb_metric_type lb_metric_w2_marg = {
     .name = "w2_marg",
-    .help = "Mean over coordinates of the exact 1-D W2 between the sample "
-            "marginal and the target\nmarginal (quantile intervals of the "
-            "exact marginal CDF; no reference sample).\n"
-            "SE: bootstrap over chains.  Parameters: boot=200, max=0.",
+    .help = "mean over coordinates of the exact 1-D W2 between the sample "
+            "marginal and the\n"
+            "target marginal (its CDF inverted on quantile intervals; no "
+            "reference sample).\n"
+            "SE: bootstrap over chains\n"
+            "boot=200   bootstrap replicates\n"
+            "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
     .init = w2m_init,
     .prepare = w2m_prepare,
