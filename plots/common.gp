@@ -114,6 +114,8 @@ function need(names,   n, i, w) {
             die(FILENAME ": no column \"" w[i] "\" in the header (see plots/README.md)")
 }
 function v(name) { return F[col[FILENUM, name]] }
+# an optional column: "" when the file has no such column
+function vo(name) { return ((FILENUM, name) in col) ? F[col[FILENUM, name]] : "" }
 function famrank(s) {
     s = tolower(s)
     return s == "lmc" ? 1 : s == "ulmc" ? 2 : s == "rlmc" ? 3 : s == "urlmc" ? 4 : \
@@ -219,7 +221,8 @@ tidy && FILENUM == pass2 && rec == MAXREC[cell] {
 
 # ---- ring8 samples and density grid -------------------------------------
 mode ~ /^r8/ {
-    k = v("sampler") SUBSEP v("K")
+    k = v("sampler") SUBSEP v("K") SUBSEP vo("option") SUBSEP vo("gamma")
+    if (vo("option") == "2") anyopt2 = 1
     if (mode == "r8titles") { addkey(S, k); next }
     if (mode == "r8steps") { addkey(T, v("step") + 0); next }
     addkey(S, k)
@@ -242,7 +245,8 @@ mode == "gridrange" || mode == "levels" {
 
 # ---- double well ----------------------------------------------------------
 mode ~ /^dw/ {
-    k = v("sampler") SUBSEP v("K") SUBSEP "" SUBSEP "" SUBSEP v("step")
+    k = v("sampler") SUBSEP v("K") SUBSEP vo("option") SUBSEP vo("gamma") SUBSEP v("step")
+    if (vo("option") == "2") anyopt2 = 1
     addkey(S, k)
     if (FILENUM == 1) { c = v("chain"); if (!((k, c) in NT)) { NC[k]++; CH[k, NC[k]] = c }; TR[k, c, ++NT[k, c]] = v("time") " " v("x1") }
     else { FR[k, ++NFR[k]] = v("time") " " v("frac_left") " " v("frac_left_stderr"); if (EXACT == "") EXACT = v("exact_left") }

@@ -59,7 +59,7 @@ do for [p = 1:LB_NP] {
 # then its legend in one column from the left edge of the panel (gnuplot's
 # own "key below" centres it and lets long entries run off the canvas).
 LB_PW = 3.4                       # panel width
-LB_TOP = 0.3                      # figure title
+LB_TOP = exists("LB_TOP") ? LB_TOP : 0.3   # figure title (a caller may set it)
 LB_PLOT = 1.9                     # plot area height
 LB_XLAB = 0.55                    # x tic labels and x label
 LB_ROW = 0.19                     # one legend row
@@ -123,7 +123,7 @@ do for [LB_KIND in "png pdf"] {
         m = word(LB_METRICS, p)
         LB_X0 = (p - 1) * LB_PW        # left edge of the panel, inches
         LB_Y = LB_H - LB_TOP           # top of the plot area, inches
-        set lmargin at screen (LB_X0 + 0.8) / LB_W
+        set lmargin at screen (LB_X0 + 0.9) / LB_W
         set rmargin at screen (LB_X0 + LB_PW - 0.15) / LB_W
         set tmargin at screen LB_Y / LB_H
         set bmargin at screen (LB_Y - LB_PLOT) / LB_H
@@ -138,6 +138,18 @@ do for [LB_KIND in "png pdf"] {
         set yrange [LB_YLO[p]:LB_YHI[p]]
         set ytics LB_YTIC[p]
         set mytics (LB_YTIC[p] == 10 ? 10 : 1)
+        # a range of about a decade or less has at most one decade tic:
+        # label 2 and 5 times the decades too, as plain numbers
+        set format y '10^{%T}'
+        if (log10(LB_YHI[p] / LB_YLO[p]) < 1.3) {
+            set format y '%g'
+            do for [k = floor(log10(LB_YLO[p])) : ceil(log10(LB_YHI[p]))] {
+                do for [c in "2 5"] {
+                    LB_T = real(c) * 10.0**k
+                    if (LB_T > LB_YLO[p] && LB_T < LB_YHI[p]) { set ytics add (sprintf("%g", LB_T) LB_T) }
+                }
+            }
+        }
         # grey band below the noise floor, dashed line at it
         unset object 1
         unset arrow 1

@@ -9,7 +9,8 @@
 #   gnuplot -e "samples='results/ring8_samples.csv'; density='results/ring8_density.csv'" \
 #           -e "out='results/figures/fig3_ring8'" plots/fig3_ring8.gp
 #
-# Variables: samples (CSV sampler,K,step,x,y, required), density (CSV
+# Variables: samples (CSV sampler,K,[option,gamma,]step,x,y, required;
+# one row of panels per sampler, K, option and gamma), density (CSV
 # x,y,density on a regular grid, rows ordered by x then y, required), out
 # (output path without extension, required), title (default 'ring8').
 # The axes span the density grid; the share of a panel's samples that fall
@@ -65,7 +66,7 @@ do for [r = 1:LB_NR] {
 LB_W = LB_NC <= 2 ? 3.4 : 7.0
 LB_LEFT = 0.9                       # row label, y label and y tic labels
 LB_RIGHT = 0.1
-LB_GAP = 0.08
+LB_GAP = 0.16                       # room for the tic labels at the panels' edges
 LB_S = (LB_W - LB_LEFT - LB_RIGHT - (LB_NC - 1) * LB_GAP) / LB_NC
 LB_S = LB_S > 2.2 ? 2.2 : LB_S
 LB_TOP = 0.55                       # figure title and column titles
@@ -111,7 +112,7 @@ do for [LB_KIND in "png pdf"] {
             }
             LB_O = LB_OUT[(r - 1) * LB_NC + c]
             if (LB_O > 0) {
-                set label 2 sprintf("%.1f%% outside", 100 * LB_O) at graph 0.97, graph 0.05 right front font ',8' boxed
+                set label 2 (LB_O < 0.001 ? '<0.1% outside' : sprintf("%.1f%% outside", 100 * LB_O)) at graph 0.97, graph 0.05 right front font ',8' boxed
             }
             plot LB(sprintf("-v mode=r8panel -v series=%d -v step=%s", r, word(LB_STEPS, c)), q(samples)) \
                      using 1:2 with points pt 7 ps 0.12 lc rgb ('#B0' . lb_color(r)[2:7]), \

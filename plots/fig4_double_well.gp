@@ -9,8 +9,9 @@
 #   gnuplot -e "traj='results/double_well_trajectories.csv'; frac='results/double_well_fractions.csv'" \
 #           -e "out='results/figures/fig4_double_well'" plots/fig4_double_well.gp
 #
-# Variables: traj (CSV sampler,K,step,chain,time,x1, required), frac (CSV
-# sampler,K,step,time,frac_left,frac_left_stderr,exact_left, required),
+# Variables: traj (CSV sampler,K,[option,gamma,]step,chain,time,x1,
+# required), frac (CSV sampler,K,[option,gamma,]step,time,frac_left,
+# frac_left_stderr,exact_left, required; the left well is x1 < 0),
 # out (output path without extension, required), title (default
 # 'double well').  Inputs: plots/README.md.
 
@@ -50,6 +51,9 @@ do for [i = 1:LB_N] {
 }
 LB_BARS = LB_NPTS <= 40
 LB_XPAD = 0.08 * (LB_X1 - LB_X0)
+# headroom above the paths for the panel's label (an opaque box that would
+# otherwise hide the highest excursions)
+LB_XHEAD = 0.3 * (LB_X1 - LB_X0)
 
 # Layout in inches, one paper column wide.
 LB_W = 3.4
@@ -84,7 +88,7 @@ do for [LB_KIND in "png pdf"] {
     unset key
     set format x ''
     unset xlabel
-    set yrange [LB_X0 - LB_XPAD:LB_X1 + LB_XPAD]
+    set yrange [LB_X0 - LB_XPAD:LB_X1 + LB_XHEAD]
     set ytics lb_nice((LB_X1 - LB_X0) / 2.2) format '%g'
     do for [i = 1:LB_N] {
         set tmargin at screen LB_Y / LB_H

@@ -24,5 +24,6 @@ load LB_DIR . '/common.gp'
 LB_X = 'step'
 LB_XLABEL = 'coarse step α  (LMC step α/K)'
 LB_METRICS = exists("metrics") ? metrics : 'law_w2 path_rmse'
-LB_TITLE = 'PLMC(α, K) against LMC(α/K) on the same Brownian path; '
+LB_TITLE = "PLMC(α, K) against LMC(α/K) on the same Brownian path\n"
+LB_TOP = 0.5                       # the title on two lines
 load LB_DIR . '/error_curves.gp'

@@ -7,6 +7,8 @@
  * Points that the estimator cannot tell from exact sampling are left out:
  * estimate <= 0, not finite, or estimate <= floor + 2 stderr.  The slope's
  * standard error comes from the residuals (NaN with fewer than 3 points).
+ *
+ * --figure-data DIR also writes the inputs of figures 3 and 4 (figdata.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "experiment.h"
+#include "figdata.h"
 #include "io.h"
 
 typedef lb_metric_row metric_row;
@@ -140,20 +143,32 @@ static int commit(FILE *f, const char *part, const char *path) {
 }
 
 int lb_cmd_export(int argc, char **argv) {
-  const char *out = NULL;
-  const lb_opt opts[] = {{"out", 1, &out}, {NULL, 0, NULL}};
+  const char *out = NULL, *figdir = NULL;
+  const lb_opt opts[] = {
+      {"out", 1, &out}, {"figure-data", 1, &figdir}, {NULL, 0, NULL}};
   const char *pos[1];
   int npos, help;
   if (lb_cli_parse("export", argc, argv, opts, pos, 1, &npos, &help))
     return LB_EINPUT;
   if (help) {
-    printf("usage: langbench export FILE.h5 [--out FILE.csv]\n"
+    printf("usage: langbench export FILE.h5 [--out FILE.csv] "
+           "[--figure-data DIR]\n"
            "Tidy CSV (one row per cell, recorded step and metric) and the\n"
            "rate fits in FILE_rates.csv (slope of log error against log step\n"
-           "and log NFE).  Default --out: FILE.h5 with .csv for .h5.\n");
+           "and log NFE).  Default --out: FILE.h5 with .csv for .h5.\n"
+           "  --figure-data DIR  also write into DIR the inputs of figures 3\n"
+           "                     and 4 that the experiment supports:\n"
+           "                       ring8_samples.csv, ring8_density.csv\n"
+           "                         (ring8 cells of lmc and plmc)\n"
+           "                       double_well_trajectories.csv,\n"
+           "                       double_well_fractions.csv (double-well\n"
+           "                         cells with trajectory_chains = chains)\n"
+           "                     formats in plots/README.md\n");
     return 0;
   }
   if (npos != 1) return lb_usage_error("export", "expected one FILE.h5");
+  if (figdir && !*figdir)
+    return lb_usage_error("export", "--figure-data: empty directory name");
   const char *in = pos[0];
   if (access(in, R_OK) != 0 || H5Fis_hdf5(in) <= 0)
     return lb_usage_error("export", "%s: not a readable HDF5 file", in);
@@ -192,7 +207,6 @@ int lb_cmd_export(int argc, char **argv) {
     H5Literate(cells, H5_INDEX_NAME, H5_ITER_INC, &idx, visit_cell, &x);
     H5Gclose(cells);
   }
-  H5Fclose(f);
   int rc = 0;
   if (x.bad) {
     fclose(x.csv);
@@ -213,6 +227,12 @@ int lb_cmd_export(int argc, char **argv) {
       else printf("%s\n%s\n", csv, rates);
     }
   }
+  if (!rc && figdir) {
+    lb_err e;
+    rc = lb_figure_data(f, figdir, stdout, &e);
+    if (rc) fprintf(stderr, "langbench export: %s\n", e.msg);
+  }
+  H5Fclose(f);
   free(x.pts);
   return rc;
 }

@@ -552,6 +552,24 @@ Test(kl, grid_1d_and_2d_against_smoothed_closed_form) {
   }
 }
 
+/* A diverging chain that is still finite (|x| ~ 1e300) must give KL = inf
+ * and TV = 1, not an attempt to build a grid over its range. */
+Test(kl, grid_survives_overflowing_spread) {
+  for (size_t d = 1; d <= 2; d++) {
+    lb_target *t = tg_make(d, NULL, NULL);
+    const size_t n = 2000;
+    double *x = gauss_sample(n, d, 0.0, 1.0, 77 + d);
+    x[5 * d] = 1e300;
+    x[7 * d] = -1e300;
+    lb_metric_result r = eval("kl", t, x, n);
+    cr_expect(isinf(r.estimate) && r.estimate > 0, "kl %g", r.estimate);
+    r = eval("tv", t, x, n);
+    cr_expect_eq(r.estimate, 1.0, "tv %g", r.estimate);
+    free(x);
+    lb_target_free(t);
+  }
+}
+
 Test(tv, grid_1d_against_smoothed_closed_form) {
   lb_target *t = tg_make(1, NULL, NULL);
   const size_t n = 20000;

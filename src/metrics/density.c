@@ -48,6 +48,7 @@ typedef struct {
   double *frac; /* [n x d] */
   double *q;    /* smoothed target masses */
   double *p, *tmp;
+  int spread; /* the sample's spread overflows (diverging chains): +inf */
 } grid_ws;
 
 /* Convolve the node masses a (G0 x G1, row-major; G1 = 1 in 1-D) with the
@@ -117,8 +118,12 @@ static void *grid_prepare(const lb_metric *m, const double *x, size_t n) {
     double h = m->par[P_BW] * sdx * pow((double)n, -1.0 / ((double)d + 4));
     double lo = (mn < mu - 6 * sdt ? mn : mu - 6 * sdt) - 5 * h;
     double hi = (mx > mu + 6 * sdt ? mx : mu + 6 * sdt) + 5 * h;
+    if (!isfinite(lo) || !isfinite(hi) || !isfinite(h) || !isfinite(hi - lo)) {
+      g->spread = 1; /* no grid can hold this sample */
+      return g;
+    }
     double want = ceil((hi - lo) / (h / cells)) + 1;
-    size_t G = want > (double)cap ? cap : (size_t)want;
+    size_t G = !(want <= (double)cap) ? cap : (size_t)want;
     if (G < 32) G = 32;
     g->G[c] = G;
     g->lo[c] = lo;
@@ -173,6 +178,8 @@ static void *grid_prepare(const lb_metric *m, const double *x, size_t n) {
 
 static double grid_value(const lb_metric *m, void *vws, const unsigned *w) {
   grid_ws *g = vws;
+  /* all mass off any grid around the target: KL infinite, TV 1 */
+  if (g->spread) return m->ipar[I_WHAT] == WHAT_KL ? HUGE_VAL : 1.0;
   const size_t d = g->d, G1 = g->G[1];
   memset(g->p, 0, g->ncell * sizeof(double));
   for (size_t i = 0; i < g->n; i++) {
