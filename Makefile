@@ -30,7 +30,7 @@ BENCH_SRC:= $(wildcard tests/bench*.c)
 BENCH_OBJ:= $(BENCH_SRC:%.c=$(BUILD)/%.o)
 PRESETS  := $(wildcard targets/presets/*.cfg)
 
-.PHONY: all deps run test bench asan figures clean
+.PHONY: all deps run test bench asan figures figures-default clean
 all: $(BIN)/langbench
 
 deps:
@@ -117,6 +117,17 @@ $(RESULTS)/double_well_mixing.csv $(RESULTS)/double_well_mixing_rates.csv \
 $(RESULTS)/double_well_trajectories.csv $(RESULTS)/double_well_fractions.csv &: \
     $(RESULTS)/double_well_mixing.h5 $(BIN)/langbench
 	$(BIN)/langbench export $< --out $(RESULTS)/double_well_mixing.csv --figure-data $(RESULTS)
+
+# The figures that the small default experiment supports (figures 1-3 on
+# its targets), in a couple of minutes: results/default-figures/.
+figures-default: deps $(BIN)/langbench
+	@[ -f results/default.h5 ] || sh scripts/run-default.sh $(BIN)/langbench
+	@mkdir -p results/default-data
+	$(BIN)/langbench export results/default.h5 --out results/default-data/bias_mixtures.csv \
+	  --figure-data results/default-data
+	cp results/default-data/bias_mixtures.csv results/default-data/speedup.csv
+	cp results/default-data/bias_mixtures_rates.csv results/default-data/speedup_rates.csv
+	sh scripts/figures.sh results/default-data results/default-figures fig1 fig2 fig3
 
 clean:
 	rm -rf build build-asan bin
