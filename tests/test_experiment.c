@@ -322,3 +322,65 @@ Test(experiment, slope_fit_exact_and_noisy) {
   lb_fit_slope(nx, ny, 2, &b, &se, &a);
   cr_expect(isnan(se), "two points have no residual SE");
 }
+
+/* ---- coupled mode end to end ----------------------------------------------------
+ * Every record of a coupled cell has law_w2 (with a finite, positive floor
+ * from two exact samples) and path_rmse rows; /fine holds the LMC run at
+ * step/K for K times as many steps. */
+Test(experiment, coupled_cells_have_law_and_path_rows) {
+  const char *dir = lb_test_tmpdir();
+  char cfg[512], out[512], args[1400], err[512];
+  snprintf(cfg, sizeof cfg, "%s/coupled.cfg", dir);
+  snprintf(out, sizeof out, "%s/coupled.h5", dir);
+  write_file(cfg,
+             "name = \"coupled\";\n"
+             "targets = [\"double_well:dim=2,a=1\"];\n"
+             "samplers = ({ name = \"plmc\"; K = 4; });\n"
+             "step_sizes = [0.02];\n"
+             "horizon = 0.4;\n"
+             "chains = 500;\n"
+             "seeds = [3];\n"
+             "init = \"target\";\n"
+             "record = { schedule = \"every\"; every = 5; };\n"
+             "metrics = \"mean_err\";\n"
+             "coupled = true;\n");
+  snprintf(args, sizeof args, "run '%s' --out '%s'", cfg, out);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  lb_experiment x;
+  lb_err e;
+  cr_assert_eq(lb_experiment_load(cfg, &x, &e), LB_OK, "%s", e.msg);
+  cr_assert_eq(x.ncells, 1);
+  hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+  char name[64];
+  snprintf(name, sizeof name, "cells/%s", x.cells[0].hash);
+  hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+  cr_assert(g >= 0);
+  lb_metric_row *rows;
+  size_t n, law = 0, path = 0;
+  cr_assert_eq(lb_cell_read_metrics(g, &rows, &n), 0);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(rows[i].metric, "law_w2") == 0) {
+      law++;
+      cr_expect(rows[i].floor_ > 0 && isfinite(rows[i].floor_), "floor %g",
+                rows[i].floor_);
+    }
+    if (strcmp(rows[i].metric, "path_rmse") == 0) {
+      path++;
+      if (rows[i].record_step > 0) cr_expect_gt(rows[i].estimate, 0.0);
+      else cr_expect_eq(rows[i].estimate, 0.0); /* same start */
+    }
+  }
+  cr_expect_eq(law, 5); /* steps 20: records 0, 5, 10, 15, 20 */
+  cr_expect_eq(path, 5);
+  free(rows);
+  hid_t fg = H5Gopen2(g, "fine", H5P_DEFAULT);
+  lb_run fine;
+  cr_assert_eq(lb_run_read(fg, &fine, &e), LB_OK, "%s", e.msg);
+  cr_expect_eq(fine.steps, 80);
+  cr_expect_float_eq(fine.step, 0.005, 1e-15);
+  lb_run_clear(&fine);
+  H5Gclose(fg);
+  H5Gclose(g);
+  H5Fclose(f);
+  lb_experiment_free(&x);
+}
