@@ -43,18 +43,8 @@ static herr_t visit_cell(hid_t cells, const char *name, const H5L_info_t *info,
   export_ctx *x = data;
   hid_t g = H5Gopen2(cells, name, H5P_DEFAULT);
   if (g < 0) return 0;
-  char target[LB_SPEC_MAXLEN] = "", fam[64] = "", K[32] = "", opt[32] = "",
-       gamma[32] = "";
-  double step = 0;
-  long seed = 0, steps = 0;
-  int bad = lb_attr_get_str(g, "target", target, sizeof target) |
-            lb_attr_get_str(g, "sampler_family", fam, sizeof fam) |
-            lb_attr_get_str(g, "K", K, sizeof K) |
-            lb_attr_get_str(g, "option", opt, sizeof opt) |
-            lb_attr_get_str(g, "gamma", gamma, sizeof gamma) |
-            lb_attr_get_double(g, "step", &step) |
-            lb_attr_get_long(g, "seed", &seed) |
-            lb_attr_get_long(g, "steps", &steps);
+  lb_cell_info c;
+  int bad = lb_cell_info_read(g, &c);
   metric_row *rows = NULL;
   size_t n = 0;
   if (bad || lb_cell_read_metrics(g, &rows, &n) != 0) {
@@ -64,24 +54,24 @@ static herr_t visit_cell(hid_t cells, const char *name, const H5L_info_t *info,
     return -1;
   }
   /* SPEC commas would split CSV fields: the CSV writes them as ';' */
-  for (char *c = target; *c; c++)
-    if (*c == ',') *c = ';';
+  for (char *p = c.target; *p; p++)
+    if (*p == ',') *p = ';';
   for (size_t i = 0; i < n; i++) {
     metric_row *r = &rows[i];
     fprintf(x->csv, "%s,%s,%s,%s,%s,%.17g,%ld,%ld,%lld,%.17g,%.17g,%s,"
                     "%.17g,%.17g,%.17g\n",
-            target, fam, K, opt, gamma, step, seed, steps,
+            c.target, c.family, c.K, c.option, c.gamma, c.step, c.seed, c.steps,
             (long long)r->record_step, r->time, r->nfe_mean, r->metric,
             r->estimate, r->stderr_, r->floor_);
-    if (r->record_step == steps) {
+    if (r->record_step == c.steps) {
       if (x->npts == x->cap) {
         x->cap = x->cap ? 2 * x->cap : 256;
         x->pts = realloc(x->pts, x->cap * sizeof *x->pts);
       }
       fit_point *p = &x->pts[x->npts++];
-      snprintf(p->group, sizeof p->group, "%s,%s,%s,%s,%s,%s", target, fam,
-               K, opt, gamma, r->metric);
-      p->step = step;
+      snprintf(p->group, sizeof p->group, "%s,%s,%s,%s,%s,%s", c.target,
+               c.family, c.K, c.option, c.gamma, r->metric);
+      p->step = c.step;
       p->nfe = r->nfe_mean;
       p->est = r->estimate;
       p->se = r->stderr_;

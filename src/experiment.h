@@ -95,6 +95,19 @@ typedef struct {
   int64_t n;
 } lb_metric_row;
 
+/* The parameters of a cell, as stored in its group's attributes (written
+ * by the runner): K, option and gamma are text, "" where the sampler has
+ * no such parameter. */
+typedef struct {
+  char target[LB_SPEC_MAXLEN];
+  char family[64], K[32], option[32], gamma[32];
+  double step;
+  long seed, steps, chains;
+} lb_cell_info;
+
+/* 0, or -1 when an attribute is missing (not a cell of this format). */
+int lb_cell_info_read(hid_t g, lb_cell_info *c);
+
 /* Read /metrics of a cell group into a malloc'd array. */
 int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n);
 

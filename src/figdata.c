@@ -12,16 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "experiment.h"
 #include "io.h"
 #include "target.h"
 
 /* The parameters of one cell, from its attributes. */
 typedef struct {
   char name[64]; /* the group name under /cells */
-  char target[LB_SPEC_MAXLEN];
-  char fam[64], K[32], opt[32], gamma[32];
-  double step;
-  long seed, chains, traj_chains;
+  lb_cell_info info;
+  long traj_chains;
 } fd_cell;
 
 typedef struct {
@@ -40,14 +39,7 @@ static herr_t collect(hid_t cells, const char *name, const H5L_info_t *info,
   fd_cell c;
   memset(&c, 0, sizeof c);
   snprintf(c.name, sizeof c.name, "%s", name);
-  int bad = lb_attr_get_str(g, "target", c.target, sizeof c.target) |
-            lb_attr_get_str(g, "sampler_family", c.fam, sizeof c.fam) |
-            lb_attr_get_str(g, "K", c.K, sizeof c.K) |
-            lb_attr_get_str(g, "option", c.opt, sizeof c.opt) |
-            lb_attr_get_str(g, "gamma", c.gamma, sizeof c.gamma) |
-            lb_attr_get_double(g, "step", &c.step) |
-            lb_attr_get_long(g, "seed", &c.seed) |
-            lb_attr_get_long(g, "chains", &c.chains);
+  int bad = lb_cell_info_read(g, &c.info);
   /* chains kept in /trajectory: its second dimension */
   c.traj_chains = 0;
   if (!bad && H5Lexists(g, "trajectory", H5P_DEFAULT) > 0) {
@@ -93,30 +85,30 @@ static int cmp_num(double a, double b) { return (a > b) - (a < b); }
 
 /* same (sampler, K, option, gamma) */
 static int cmp_config(const fd_cell *a, const fd_cell *b) {
-  int r = famrank(a->fam) - famrank(b->fam);
+  int r = famrank(a->info.family) - famrank(b->info.family);
   if (r) return r;
-  if ((r = strcmp(a->fam, b->fam))) return r;
-  if ((r = cmp_num(knum(a->K), knum(b->K)))) return r;
-  if ((r = strcmp(a->K, b->K))) return r;
-  if ((r = cmp_num(optnum(a->opt), optnum(b->opt)))) return r;
-  if ((r = strcmp(a->opt, b->opt))) return r;
-  if ((r = cmp_num(optnum(a->gamma), optnum(b->gamma)))) return r;
-  return strcmp(a->gamma, b->gamma);
+  if ((r = strcmp(a->info.family, b->info.family))) return r;
+  if ((r = cmp_num(knum(a->info.K), knum(b->info.K)))) return r;
+  if ((r = strcmp(a->info.K, b->info.K))) return r;
+  if ((r = cmp_num(optnum(a->info.option), optnum(b->info.option)))) return r;
+  if ((r = strcmp(a->info.option, b->info.option))) return r;
+  if ((r = cmp_num(optnum(a->info.gamma), optnum(b->info.gamma)))) return r;
+  return strcmp(a->info.gamma, b->info.gamma);
 }
 
 /* target, configuration, step descending, seed ascending */
 static int cmp_cell(const void *pa, const void *pb) {
   const fd_cell *a = pa, *b = pb;
-  int r = strcmp(a->target, b->target);
+  int r = strcmp(a->info.target, b->info.target);
   if (r) return r;
   if ((r = cmp_config(a, b))) return r;
-  if ((r = cmp_num(b->step, a->step))) return r;
-  return (a->seed > b->seed) - (a->seed < b->seed);
+  if ((r = cmp_num(b->info.step, a->info.step))) return r;
+  return (a->info.seed > b->info.seed) - (a->info.seed < b->info.seed);
 }
 
 static int same_series(const fd_cell *a, const fd_cell *b) {
-  return strcmp(a->target, b->target) == 0 && cmp_config(a, b) == 0 &&
-         a->step == b->step;
+  return strcmp(a->info.target, b->info.target) == 0 && cmp_config(a, b) == 0 &&
+         a->info.step == b->info.step;
 }
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -195,12 +187,12 @@ static const char *first_target(const fd_list *l, int (*keep)(const fd_cell *),
                                 const char *what) {
   const char *t = NULL;
   for (size_t i = 0; i < l->n; i++)
-    if (keep(&l->c[i]) && (!t || strcmp(l->c[i].target, t) < 0)) t = l->c[i].target;
+    if (keep(&l->c[i]) && (!t || strcmp(l->c[i].info.target, t) < 0)) t = l->c[i].info.target;
   if (!t) return NULL;
   for (size_t i = 0; i < l->n; i++)
-    if (keep(&l->c[i]) && strcmp(l->c[i].target, t) != 0) {
+    if (keep(&l->c[i]) && strcmp(l->c[i].info.target, t) != 0) {
       fprintf(stderr, "langbench export: --figure-data: %s from %s only; "
-                      "%s skipped\n", what, t, l->c[i].target);
+                      "%s skipped\n", what, t, l->c[i].info.target);
       break;
     }
   return t;
@@ -209,8 +201,8 @@ static const char *first_target(const fd_list *l, int (*keep)(const fd_cell *),
 /* ---- figure 3: ring8 ------------------------------------------------------ */
 
 static int keep_ring8(const fd_cell *c) {
-  return is_ring8(c->target) &&
-         (strcmp(c->fam, "lmc") == 0 || strcmp(c->fam, "plmc") == 0);
+  return is_ring8(c->info.target) &&
+         (strcmp(c->info.family, "lmc") == 0 || strcmp(c->info.family, "plmc") == 0);
 }
 
 static int ring8(hid_t cells, const fd_list *l, const char *dir, FILE *log,
@@ -222,10 +214,10 @@ static int ring8(hid_t cells, const fd_list *l, const char *dir, FILE *log,
   size_t ns = 0;
   for (size_t i = 0; i < l->n; i++) {
     const fd_cell *c = &l->c[i];
-    if (!keep_ring8(c) || strcmp(c->target, tgt) != 0) continue;
+    if (!keep_ring8(c) || strcmp(c->info.target, tgt) != 0) continue;
     size_t j = 0;
-    while (j < ns && steps[j] != c->step) j++;
-    if (j == ns) steps[ns++] = c->step;
+    while (j < ns && steps[j] != c->info.step) j++;
+    if (j == ns) steps[ns++] = c->info.step;
   }
   qsort(steps, ns, sizeof *steps, cmp_double);
   double pick[3];
@@ -247,11 +239,11 @@ static int ring8(hid_t cells, const fd_list *l, const char *dir, FILE *log,
   const fd_cell *prev = NULL;
   for (size_t i = 0; i < l->n && !rc; i++) {
     const fd_cell *c = &l->c[i];
-    if (!keep_ring8(c) || strcmp(c->target, tgt) != 0) continue;
+    if (!keep_ring8(c) || strcmp(c->info.target, tgt) != 0) continue;
     if (prev && same_series(prev, c)) continue; /* a larger seed */
     prev = c;
     int wanted = 0;
-    for (size_t k = 0; k < np; k++) wanted |= c->step == pick[k];
+    for (size_t k = 0; k < np; k++) wanted |= c->info.step == pick[k];
     if (!wanted) continue;
     lb_run r;
     rc = read_cell(cells, c, &r, e);
@@ -266,8 +258,8 @@ static int ring8(hid_t cells, const fd_list *l, const char *dir, FILE *log,
     for (long ch = 0; ch < r.chains && m < LB_FIG_RING8_POINTS; ch++) {
       const double *x = r.samples + 2 * ch;
       if (!lb_all_finite(x, 2)) continue;
-      fprintf(so.f, "%s,%s,%s,%s,%.10g,%.6g,%.6g\n", c->fam, c->K, c->opt,
-              c->gamma, c->step, x[0], x[1]);
+      fprintf(so.f, "%s,%s,%s,%s,%.10g,%.6g,%.6g\n", c->info.family, c->info.K, c->info.option,
+              c->info.gamma, c->info.step, x[0], x[1]);
       if (npts == cap) {
         cap = cap ? 2 * cap : 4096;
         px = realloc(px, cap * sizeof *px);
@@ -323,8 +315,8 @@ static int ring8(hid_t cells, const fd_list *l, const char *dir, FILE *log,
 /* ---- figure 4: double well ------------------------------------------------ */
 
 static int keep_dw(const fd_cell *c) {
-  return is_double_well(c->target) && c->traj_chains > 0 &&
-         c->traj_chains == c->chains;
+  return is_double_well(c->info.target) && c->traj_chains > 0 &&
+         c->traj_chains == c->info.chains;
 }
 
 static int double_well(hid_t cells, const fd_list *l, const char *dir,
@@ -332,7 +324,7 @@ static int double_well(hid_t cells, const fd_list *l, const char *dir,
   const char *tgt = first_target(l, keep_dw, "double-well curves");
   if (!tgt) {
     for (size_t i = 0; i < l->n; i++)
-      if (is_double_well(l->c[i].target)) {
+      if (is_double_well(l->c[i].info.target)) {
         fprintf(stderr, "langbench export: --figure-data: no double-well "
                         "curves: the cells' /trajectory does not hold every "
                         "chain (set trajectory_chains = chains)\n");
@@ -359,7 +351,7 @@ static int double_well(hid_t cells, const fd_list *l, const char *dir,
   const fd_cell *prev = NULL;
   for (size_t i = 0; i < l->n && !rc; i++) {
     const fd_cell *c = &l->c[i];
-    if (!keep_dw(c) || strcmp(c->target, tgt) != 0) continue;
+    if (!keep_dw(c) || strcmp(c->info.target, tgt) != 0) continue;
     if (prev && same_series(prev, c)) continue;
     prev = c;
     lb_run r;
@@ -371,8 +363,8 @@ static int double_well(hid_t cells, const fd_list *l, const char *dir,
       for (size_t k = 0; k < r.records; k++) {
         double x1 = r.trajectory[(k * rcn + ch) * d];
         if (!isfinite(x1)) continue;
-        fprintf(to.f, "%s,%s,%s,%s,%.10g,%zu,%.10g,%.6g\n", c->fam, c->K,
-                c->opt, c->gamma, c->step, ch, (double)r.trajectory_step[k] * c->step,
+        fprintf(to.f, "%s,%s,%s,%s,%.10g,%zu,%.10g,%.6g\n", c->info.family, c->info.K,
+                c->info.option, c->info.gamma, c->info.step, ch, (double)r.trajectory_step[k] * c->info.step,
                 x1);
       }
     for (size_t k = 0; k < r.records; k++) {
@@ -385,8 +377,8 @@ static int double_well(hid_t cells, const fd_list *l, const char *dir,
       }
       double f = fin ? (double)left / (double)fin : NAN;
       double se = fin ? sqrt(f * (1 - f) / (double)fin) : NAN;
-      fprintf(fo.f, "%s,%s,%s,%s,%.10g,%.10g,%.10g,%.6g,%.10g\n", c->fam, c->K,
-              c->opt, c->gamma, c->step, (double)r.trajectory_step[k] * c->step,
+      fprintf(fo.f, "%s,%s,%s,%s,%.10g,%.10g,%.10g,%.6g,%.10g\n", c->info.family, c->info.K,
+              c->info.option, c->info.gamma, c->info.step, (double)r.trajectory_step[k] * c->info.step,
               f, se, exact);
     }
     lb_run_clear(&r);

@@ -242,6 +242,20 @@ static void cell_params(hid_t loc, const lb_cell *cl, const lb_sampler *s,
   lb_attr_str(loc, "gamma", gamma);
 }
 
+int lb_cell_info_read(hid_t g, lb_cell_info *c) {
+  memset(c, 0, sizeof *c);
+  int bad = lb_attr_get_str(g, "target", c->target, sizeof c->target) |
+            lb_attr_get_str(g, "sampler_family", c->family, sizeof c->family) |
+            lb_attr_get_str(g, "K", c->K, sizeof c->K) |
+            lb_attr_get_str(g, "option", c->option, sizeof c->option) |
+            lb_attr_get_str(g, "gamma", c->gamma, sizeof c->gamma) |
+            lb_attr_get_double(g, "step", &c->step) |
+            lb_attr_get_long(g, "seed", &c->seed) |
+            lb_attr_get_long(g, "steps", &c->steps) |
+            lb_attr_get_long(g, "chains", &c->chains);
+  return bad ? -1 : 0;
+}
+
 static int run_cell(const lb_experiment *x, const lb_cell *cl,
                     const char *path, int threads, lb_err *e) {
   lb_target *t = NULL;
