@@ -292,3 +292,37 @@ Test(figdata, partial_trajectories_and_bad_dir) {
   cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
   cr_expect(strstr(err, "--figure-data") != NULL, "stderr: %s", err);
 }
+
+/* ---- the whole pipeline on real output -------------------------------------------
+ * A small experiment's own export, under the names scripts/figures.sh
+ * looks for, must give non-empty PNG and PDF files for figures 1-4 (the
+ * `make figures` path without the full experiments). */
+static off_t fsize(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+Test(figdata, small_experiment_draws_figures_1_to_4) {
+  const char *dir = lb_test_tmpdir();
+  char h5[512], data[600], out[600], args[4096], err[512], p[900];
+  fd_run(fd_cfg, "figpipe", h5, sizeof h5);
+  snprintf(data, sizeof data, "%s/pipe-data", dir);
+  snprintf(out, sizeof out, "%s/pipe-figs", dir);
+  mkdir(data, 0777);
+  snprintf(args, sizeof args, "export '%s' --out '%s/bias_mixtures.csv' --figure-data '%s'",
+           h5, data, data);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  snprintf(args, sizeof args,
+           "cp '%s/bias_mixtures.csv' '%s/speedup.csv' && "
+           "cp '%s/bias_mixtures_rates.csv' '%s/speedup_rates.csv' && "
+           "sh scripts/figures.sh '%s' '%s' >/dev/null 2>&1",
+           data, data, data, data, data, out);
+  cr_assert_eq(system(args), 0, "figures.sh failed");
+  const char *stems[] = {"fig1_bias_gmm_preset_ring8", "fig2_speedup_gmm_preset_ring8",
+                         "fig3_ring8", "fig4_double_well"};
+  for (int i = 0; i < 4; i++)
+    for (int k = 0; k < 2; k++) {
+      snprintf(p, sizeof p, "%s/%s.%s", out, stems[i], k ? "pdf" : "png");
+      cr_expect_gt(fsize(p), 5000, "%s missing or too small", p);
+    }
+}
