@@ -98,11 +98,6 @@ int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
  * and cancel (it lies 3-10x above every law_w2 measured in
  * plmc_vs_fine_lmc), and exact samplers coupled on one path coincide. */
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static double marg_w2_two(const double *x, const double *y, const size_t *idx,
                           size_t n, size_t d, double *bx, double *by) {
   double total = 0;
@@ -111,8 +106,8 @@ static double marg_w2_two(const double *x, const double *y, const size_t *idx,
       bx[k] = x[idx[k] * d + i];
       by[k] = y[idx[k] * d + i];
     }
-    qsort(bx, n, sizeof *bx, cmp_double);
-    qsort(by, n, sizeof *by, cmp_double);
+    lb_sort_doubles(bx, n);
+    lb_sort_doubles(by, n);
     double s = 0;
     for (size_t k = 0; k < n; k++) s += (bx[k] - by[k]) * (bx[k] - by[k]);
     total += sqrt(s / (double)n);
