@@ -139,6 +139,10 @@ struct lb_metric {
   unsigned noted; /* notes already printed (each is printed once) */
 };
 
+/* init() of the reference-free families without parameters of their own:
+ * bootstrap SE with 200 replicates, no subsampling (moments.c). */
+int lb_metric_init_bootstrap(lb_metric *m, lb_spec *spec, lb_err *e);
+
 /* Registry. */
 extern const lb_metric_type *const lb_metric_types[];
 const lb_metric_type *lb_metric_type_find(const char *name);

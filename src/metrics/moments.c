@@ -25,7 +25,7 @@ static void *prepare_sample(const lb_metric *m, const double *x, size_t n) {
 
 static void release_free(void *ws) { free(ws); }
 
-static int init_boot(lb_metric *m, lb_spec *spec, lb_err *e) {
+int lb_metric_init_bootstrap(lb_metric *m, lb_spec *spec, lb_err *e) {
   (void)spec;
   (void)e;
   m->se_method = LB_SE_BOOTSTRAP;
@@ -70,7 +70,7 @@ const lb_metric_type lb_metric_mean_err = {
             "boot=200   bootstrap replicates\n"
             "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
-    .init = init_boot,
+    .init = lb_metric_init_bootstrap,
     .prepare = prepare_sample,
     .value = mean_err_value,
     .release = release_free,
@@ -111,7 +111,7 @@ const lb_metric_type lb_metric_cov_err = {
             "boot=200   bootstrap replicates\n"
             "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
-    .init = init_boot,
+    .init = lb_metric_init_bootstrap,
     .prepare = prepare_sample,
     .value = cov_err_value,
     .release = release_free,
@@ -168,7 +168,7 @@ const lb_metric_type lb_metric_modes = {
             "boot=200   bootstrap replicates\n"
             "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
-    .init = init_boot,
+    .init = lb_metric_init_bootstrap,
     .prepare = modes_prepare,
     .value = modes_value,
     .release = modes_release,

@@ -345,15 +345,6 @@ static void w2m_release(void *vws) {
   free(ws);
 }
 
-static int w2m_init(lb_metric *m, lb_spec *spec, lb_err *e) {
-  (void)spec;
-  (void)e;
-  m->se_method = LB_SE_BOOTSTRAP;
-  m->reps = 200;
-  m->max_n = 0;
-  return LB_OK;
-}
-
 const lb_metric_type lb_metric_w2_marg = {
     .name = "w2_marg",
     .help = "mean over coordinates of the exact 1-D W2 between the sample "
@@ -364,7 +355,7 @@ const lb_metric_type lb_metric_w2_marg = {
             "boot=200   bootstrap replicates\n"
             "max=0      subsample larger samples to this size (0: never)",
     .max_dim = 0,
-    .init = w2m_init,
+    .init = lb_metric_init_bootstrap,
     .prepare = w2m_prepare,
     .value = w2m_value,
     .release = w2m_release,
