@@ -15,6 +15,7 @@
  * and in coupled mode /fine (the fine LMC run on the same Brownian path).
  */
 #include <errno.h>
+#include <ftw.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <omp.h>
@@ -444,10 +445,18 @@ static void progress(size_t done, size_t total, double elapsed, size_t ran,
   }
 }
 
+/* Remove the cells directory and its files (no shell: any path works). */
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
 static int rm_rf_cells(const char *dir) {
-  char cmd[4400];
-  snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
-  return system(cmd);
+  if (access(dir, F_OK) != 0) return 0;
+  return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int lb_experiment_run(const lb_experiment *x, const char *out, int threads,
