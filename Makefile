@@ -12,17 +12,35 @@ BUILD ?= build
 BIN   ?= bin
 CC    ?= cc
 
-HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
-HDF5_LDIR   := $(shell pkg-config --libs-only-L hdf5 2>/dev/null)
+# Every target that builds or runs something first installs the Debian
+# packages (scripts/install-deps.sh, idempotent), then does the real work
+# in a sub-make with LB_DEPS=ok: nothing below that line is computed before
+# the packages are there (pkg-config itself is one of them).
+PUBLIC := all run test bench asan figures figures-default
+ifneq ($(LB_DEPS),ok)
+.PHONY: $(PUBLIC) deps
+$(PUBLIC):
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory LB_DEPS=ok $@
+deps:
+	@sh scripts/install-deps.sh
+clean:
+	rm -rf build build-asan bin
+else
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5)
+HDF5_LDIR   := $(shell pkg-config --libs-only-L hdf5)
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wshadow -Werror \
-            -Isrc -Itargets $(HDF5_CFLAGS) $(SANITIZE)
+            $(addprefix -I,$(SRC_DIRS)) -Itargets $(HDF5_CFLAGS) $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE) $(HDF5_LDIR)
 LDLIBS   += -lhdf5_hl -lhdf5 -lconfig -lgsl -lopenblas -lm
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/samplers/*.c src/metrics/*.c targets/*.c))
+# src/ has one folder per layer (README, Layout); each is on the include path.
+SRC_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard src/*/*.h src/*/*.c))))
+LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c targets/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/presets.o
 TEST_SRC := $(wildcard tests/test_*.c) tests/testutil.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -30,13 +48,10 @@ BENCH_SRC:= $(wildcard tests/bench*.c)
 BENCH_OBJ:= $(BENCH_SRC:%.c=$(BUILD)/%.o)
 PRESETS  := $(wildcard targets/presets/*.cfg)
 
-.PHONY: all deps run test bench asan figures figures-default clean
+.PHONY: $(PUBLIC) clean
 all: $(BIN)/langbench
 
-deps:
-	@sh scripts/install-deps.sh
-
-$(BUILD)/%.o: %.c $(wildcard src/*.h src/*/*.h targets/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h src/*/*/*.h targets/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -51,7 +66,7 @@ $(BUILD)/liblangbench.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/langbench: $(BUILD)/src/main.o $(BUILD)/liblangbench.a
+$(BIN)/langbench: $(BUILD)/src/cli/main.o $(BUILD)/liblangbench.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -62,7 +77,7 @@ $(BUILD)/bench: $(BENCH_OBJ) $(BUILD)/liblangbench.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The suite runs the CLI too: LANGBENCH_BIN points the tests at this build.
-test: deps $(BIN)/langbench $(BUILD)/run_tests
+test: $(BIN)/langbench $(BUILD)/run_tests
 	LANGBENCH_BIN=$(abspath $(BIN)/langbench) OMP_NUM_THREADS=1 \
 	  $(BUILD)/run_tests --jobs 2 $(TESTFLAGS)
 
@@ -71,10 +86,10 @@ asan:
 	$(MAKE) test BUILD=build-asan BIN=build-asan/bin OPT=-O1 \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
-bench: deps $(BIN)/langbench $(BUILD)/bench
+bench: $(BIN)/langbench $(BUILD)/bench
 	$(BUILD)/bench
 
-run: deps $(BIN)/langbench
+run: $(BIN)/langbench
 	sh scripts/run-default.sh $(BIN)/langbench
 
 # make figures: run each experiment the figures need whose results/NAME.h5
@@ -93,7 +108,7 @@ FIG_INPUTS  := $(RESULTS)/ring8_samples.csv $(RESULTS)/ring8_density.csv \
                $(RESULTS)/double_well_trajectories.csv $(RESULTS)/double_well_fractions.csv
 FIG_STAMP   := $(RESULTS)/figures/.drawn
 
-figures: deps $(BIN)/langbench $(FIG_STAMP)
+figures: $(BIN)/langbench $(FIG_STAMP)
 	@echo "figures: results in $(RESULTS)/, figures in $(RESULTS)/figures/"
 
 $(FIG_STAMP): $(FIG_H5) $(FIG_CSV) $(FIG_INPUTS) $(wildcard plots/*.gp) scripts/figures.sh
@@ -120,7 +135,7 @@ $(RESULTS)/double_well_trajectories.csv $(RESULTS)/double_well_fractions.csv &: 
 
 # The figures that the small default experiment supports (figures 1-3 on
 # its targets), in a couple of minutes: results/default-figures/.
-figures-default: deps $(BIN)/langbench
+figures-default: $(BIN)/langbench
 	@[ -f results/default.h5 ] || sh scripts/run-default.sh $(BIN)/langbench
 	@mkdir -p results/default-data
 	$(BIN)/langbench export results/default.h5 --out results/default-data/bias_mixtures.csv \
@@ -131,3 +146,5 @@ figures-default: deps $(BIN)/langbench
 
 clean:
 	rm -rf build build-asan bin
+
+endif

@@ -17,7 +17,7 @@
 #include "testutil.h"
 
 /* The classical LMC law on N(0, 1/lambda): a = 1 - h lambda, noise
- * variance 2h, written here independently of src/samplers. */
+ * variance 2h, written here independently of src/engine/samplers. */
 static void lmc_law(const lb_sampler *s, double h, double li, double lj,
                     double out[3]) {
   (void)s;

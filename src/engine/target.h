@@ -5,7 +5,7 @@
  *
  * A target family is an lb_target_type (a table of functions, modelled on
  * gsl_rng_type) defined in one file under targets/ and listed once in the
- * registry in src/target.c.  An lb_target is one instance: the type, its
+ * registry in src/engine/target.c.  An lb_target is one instance: the type, its
  * opaque state, and the ground truth every family must fill in at init:
  * dimension, mean, covariance, log normalising constant and mode weights.
  *

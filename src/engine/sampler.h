@@ -3,7 +3,7 @@
  * GPL-3.0-or-later.
  *
  * A sampler family is an lb_sampler_type defined in one file under
- * src/samplers/ and listed once in the registry in src/sampler.c.  An
+ * src/engine/samplers/ and listed once in the registry in src/engine/sampler.c.  An
  * lb_sampler is one configured instance bound to a target: it advances one
  * chain by one (coarse) step of size h and reports the drift evaluations
  * (NFE) it spent, exactly.
