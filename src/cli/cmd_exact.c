@@ -10,6 +10,11 @@
  * exactly, also for random coefficients (RLMC, PLMC).  When a is
  * deterministic (LMC) the iterate law is Gaussian and its KL and W2 to the
  * target follow in closed form (gauss.c).
+ *
+ * Underdamped samplers (gauss_law2) move the pair (U_i, V_i) by a random
+ * 2x2 matrix (udlaw.h); the recursion then runs on the mean and second
+ * moments of (U, V), the error columns describe the positions U, and
+ * extra columns give the velocity moments.
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include "metrics.h"
 #include "sampler.h"
 #include "target.h"
+#include "udlaw.h"
 
 static const char *const CMD = "exact";
 
@@ -79,6 +85,12 @@ static void usage(FILE *f) {
           "  mean_I    E X_t,I for I = 0..d-1\n"
           "  cov_I_J   Cov(X_t,I, X_t,J) for I <= J (upper triangle, row "
           "by row)\n"
+          "Underdamped samplers (ulmc, urlmc, uplmc) describe the positions "
+          "U in the\ncolumns above and add\n"
+          "  vmean_I   E V_t,I\n"
+          "  vcov_I_J  Cov(V_t,I, V_t,J) for I <= J\n"
+          "  uvcov_I_J Cov(U_t,I, V_t,J) for all I, J\n"
+          "(velocities start from --init's v=/vvar=, default N(0, I)).\n"
           "kl, w2 and w2_marg need a Gaussian iterate law (deterministic "
           "coefficients, e.g.\nlmc, or step 0) and are nan otherwise; kl is "
           "inf while the covariance is singular\n(point start).  Cost O(d^2) "
@@ -140,7 +152,8 @@ int lb_cmd_exact(int argc, char **argv) {
     rc = lb_usage_error(CMD, "%s", err.msg);
     goto done;
   }
-  if (!s->type->gauss_law) {
+  const int ud = s->type->gauss_law2 != NULL;
+  if (!s->type->gauss_law && !ud) {
     rc = lb_usage_error(CMD,
                         "--sampler %s: '%s' has no exact Gaussian law "
                         "(gauss_law)",
@@ -152,19 +165,27 @@ int lb_cmd_exact(int argc, char **argv) {
     rc = lb_usage_error(CMD, "%s", err.msg);
     goto done;
   }
+  if (in.has_v && !ud) {
+    rc = lb_usage_error(CMD, "--init %s: v= and vvar= need an underdamped "
+                        "sampler", init);
+    goto done;
+  }
 
+  const size_t n = ud ? 2 * d : d; /* state size */
   prec = lb_xcalloc(d, sizeof(double));
-  ea = lb_xcalloc(d, sizeof(double));
-  en2 = lb_xcalloc(d, sizeof(double));
-  eaa = lb_xcalloc(d * d, sizeof(double));
-  m = lb_xcalloc(d, sizeof(double));
-  S = lb_xcalloc(d * d, sizeof(double));
+  ea = lb_xcalloc(ud ? 4 * d : d, sizeof(double));
+  en2 = lb_xcalloc(ud ? 4 * d : d, sizeof(double));
+  eaa = lb_xcalloc(ud ? 16 * d * d : d * d, sizeof(double));
+  m = lb_xcalloc(n, sizeof(double));
+  S = lb_xcalloc(n * n, sizeof(double));
   mean = lb_xcalloc(d, sizeof(double));
   cov = lb_xcalloc(d * d, sizeof(double));
   for (size_t i = 0; i < d; i++) prec[i] = 1 / t->cov[i * d + i];
-  int gaussian = lb_exact_coefs(s->type->gauss_law, s, h, prec, d, ea, eaa, en2);
+  int gaussian =
+      ud ? lb_law2_coefs(s->type->gauss_law2, s, h, prec, d, ea, eaa, en2)
+         : lb_exact_coefs(s->type->gauss_law, s, h, prec, d, ea, eaa, en2);
 
-  /* Start, centred at the target mean. */
+  /* Start, centred at the target mean; velocities (U-V uncorrelated). */
   for (size_t i = 0; i < d; i++) {
     if (in.kind == 0)
       m[i] = in.mean - t->mean[i]; /* gaussian:var=V,mean=M */
@@ -172,22 +193,39 @@ int lb_cmd_exact(int argc, char **argv) {
       m[i] = in.point[i] - t->mean[i]; /* point:x=X */
     else
       m[i] = 0; /* target: the chain starts in equilibrium */
+    if (ud) m[d + i] = in.vpoint ? in.vpoint[i] : 0.0;
   }
-  for (size_t i = 0; i < d; i++)
-    for (size_t j = 0; j < d; j++) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) {
       double c0 = 0; /* initial covariance */
-      if (in.kind == 0 && i == j) c0 = in.var;
-      if (in.kind == 2) c0 = t->cov[i * d + j];
-      S[i * d + j] = m[i] * m[j] + c0;
+      if (i < d && j < d) {
+        if (in.kind == 0 && i == j) c0 = in.var;
+        if (in.kind == 2) c0 = t->cov[i * d + j];
+      } else if (i >= d && i == j && !in.vpoint) {
+        c0 = in.vvar;
+      }
+      S[i * n + j] = m[i] * m[j] + c0;
     }
 
   printf("step,mean_err,cov_err,kl,w2,w2_marg");
   for (size_t i = 0; i < d; i++) printf(",mean_%zu", i);
   for (size_t i = 0; i < d; i++)
     for (size_t j = i; j < d; j++) printf(",cov_%zu_%zu", i, j);
+  if (ud) {
+    for (size_t i = 0; i < d; i++) printf(",vmean_%zu", i);
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = i; j < d; j++) printf(",vcov_%zu_%zu", i, j);
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j < d; j++) printf(",uvcov_%zu_%zu", i, j);
+  }
   printf("\n");
   for (long step = 0; step <= steps; step++) {
-    if (step > 0) lb_exact_step(d, ea, eaa, en2, m, S);
+    if (step > 0) {
+      if (ud)
+        lb_law2_step(d, ea, eaa, en2, m, S);
+      else
+        lb_exact_step(d, ea, eaa, en2, m, S);
+    }
     double me = 0, ce = 0, wm = 0;
     for (size_t i = 0; i < d; i++) {
       mean[i] = t->mean[i] + m[i];
@@ -195,7 +233,7 @@ int lb_cmd_exact(int argc, char **argv) {
     }
     for (size_t i = 0; i < d; i++)
       for (size_t j = 0; j < d; j++) {
-        cov[i * d + j] = S[i * d + j] - m[i] * m[j];
+        cov[i * d + j] = S[i * n + j] - m[i] * m[j];
         double diff = cov[i * d + j] - t->cov[i * d + j];
         ce += diff * diff;
       }
@@ -234,6 +272,15 @@ int lb_cmd_exact(int argc, char **argv) {
     for (size_t i = 0; i < d; i++) printf(",%.17g", mean[i]);
     for (size_t i = 0; i < d; i++)
       for (size_t j = i; j < d; j++) printf(",%.17g", cov[i * d + j]);
+    if (ud) {
+      for (size_t i = 0; i < d; i++) printf(",%.17g", m[d + i]);
+      for (size_t i = d; i < n; i++)
+        for (size_t j = i; j < n; j++)
+          printf(",%.17g", S[i * n + j] - m[i] * m[j]);
+      for (size_t i = 0; i < d; i++)
+        for (size_t j = d; j < n; j++)
+          printf(",%.17g", S[i * n + j] - m[i] * m[j]);
+    }
     printf("\n");
   }
   rc = LB_OK;

@@ -79,6 +79,9 @@ int lb_cmd_sample(int argc, char **argv) {
   int rc = lb_target_alloc(target, &t, &e);
   if (!rc) rc = lb_sampler_alloc(sampler, t, &s, &e);
   if (!rc) rc = lb_init_parse(&in, init, t, &e);
+  if (!rc && in.has_v && !s->dyn.type->second_order)
+    rc = lb_fail(&e, LB_EINPUT,
+                 "--init %s: v= and vvar= need an underdamped sampler", init);
   if (!rc) rc = lb_out_open(&o, out, &e);
   if (!rc) {
     sim.target = t;

@@ -63,6 +63,17 @@ static inline void lb_dynamics_drift(const lb_dynamics *dy, const double *y,
 
 extern const lb_dynamics_type lb_dynamics_overdamped;
 
+/* Underdamped Langevin (dynamics_underdamped.c): state (u, v), n = 2d,
+ * friction dy->gamma.  The per-coordinate coefficients of (S) for a
+ * duration tau, exposed for the exact laws and the tests:
+ *   A = [[1, K], [0, E]], G = (GU, GV), noise covariance [[vU, cUV],
+ *   [cUV, vV]] = [[L11, 0], [L21, L22]] [[L11, L21], [0, L22]]. */
+extern const lb_dynamics_type lb_dynamics_underdamped;
+typedef struct {
+  double K, E, GU, GV, vU, cUV, vV, L11, L21, L22;
+} lb_ud_coef;
+void lb_ud_coefs(double gamma, double tau, lb_ud_coef *c);
+
 void lb_dynamics_setup(lb_dynamics *dy, const lb_dynamics_type *type,
                        const lb_target *t, double gamma);
 

@@ -7,12 +7,16 @@
 extern const lb_sampler_type lb_sampler_lmc;
 extern const lb_sampler_type lb_sampler_rlmc;
 extern const lb_sampler_type lb_sampler_plmc;
+extern const lb_sampler_type lb_sampler_ulmc;
+extern const lb_sampler_type lb_sampler_urlmc;
 
 /* The registry: one line per sampler. */
 const lb_sampler_type *const lb_sampler_types[] = {
     &lb_sampler_lmc,
     &lb_sampler_rlmc,
     &lb_sampler_plmc,
+    &lb_sampler_ulmc,
+    &lb_sampler_urlmc,
     NULL,
 };
 

@@ -35,6 +35,18 @@ typedef struct lb_sampler lb_sampler;
 typedef void (*lb_gauss_law_fn)(const lb_sampler *s, double h, double li,
                                 double lj, double out[3]);
 
+/* The same for second-order (underdamped) states: the pair y_i = (u_i,
+ * v_i) of coordinate i moves as y_i' = A_i y_i + n_i with a random 2x2
+ * A_i (randomness shared across coordinates) and noise n_i of mean zero
+ * given A, independent across coordinates.  Returns, row-major,
+ *   ea[4]   = E[A_i],
+ *   eaa[16] = E[A_i (x) A_j], eaa[(2p+q)*4 + 2r+s] = E[A_i,pq A_j,rs],
+ *   en[4]   = E[n_i n_i^T]   (for precision li).
+ * The recursion is in udlaw.h. */
+typedef void (*lb_gauss_law2_fn)(const lb_sampler *s, double h, double li,
+                                 double lj, double ea[4], double eaa[16],
+                                 double en[4]);
+
 typedef struct {
   const char *name; /* registry name, e.g. "plmc" */
   const char *help; /* parameters and defaults, for `list samplers` */
@@ -57,6 +69,7 @@ typedef struct {
                        double *work, gsl_rng *r_ctl, gsl_rng *r_noise);
   /* Fine steps per coarse step (K; 0 for K = infinity), NULL means 1. */
   long (*fine_steps)(const lb_sampler *s);
+  lb_gauss_law2_fn gauss_law2; /* second-order states; NULL if none */
 } lb_sampler_type;
 
 struct lb_sampler {

@@ -129,7 +129,8 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
     for (long c = 0; c < chains; c++) {
       lb_rng_seed(r, sim->seed, (uint64_t)c, 0);
       memset(w.y, 0, n * sizeof *w.y);
-      lb_init_draw(sim->init, r, w.y); /* a velocity part starts at 0 */
+      lb_init_draw(sim->init, r, w.y);
+      if (n > d) lb_init_draw_velocity(sim->init, r, w.y + d);
       if (sim->fine) memcpy(wf.y, w.y, sim->fine->dyn.n * sizeof *wf.y);
       lb_rng_seed(r, sim->seed, (uint64_t)c, 1);
       lb_rng_seed(rz, sim->seed, (uint64_t)c, 2);

@@ -115,6 +115,28 @@ int lb_init_parse(lb_init *in, const char *text, const lb_target *t,
                    s.name);
   }
   if (rc) return rc;
+  /* velocities */
+  in->vvar = 1.0;
+  const char *vx = lb_spec_str(&s, "v");
+  if (vx && lb_spec_has(&s, "vvar"))
+    return lb_fail(e, LB_EINPUT, "--init: give v= or vvar=, not both");
+  in->has_v = vx || lb_spec_has(&s, "vvar");
+  rc = lb_spec_double(&s, "vvar", 1.0, 0.0, HUGE_VAL, &in->vvar, e);
+  if (rc) return rc;
+  if (vx) {
+    in->vpoint = lb_xcalloc(dim, sizeof(double));
+    double buf[4096];
+    int n = lb_parse_doubles(vx, buf, 4096);
+    if (n == 1) {
+      for (size_t i = 0; i < dim; i++) in->vpoint[i] = buf[0];
+    } else if (n > 0 && (size_t)n == dim) {
+      memcpy(in->vpoint, buf, dim * sizeof(double));
+    } else {
+      return lb_fail(e, LB_EINPUT,
+                     "--init: v=%s must be one number or %zu numbers "
+                     "separated by ';'", vx, dim);
+    }
+  }
   return lb_spec_check_used(&s, "--init", e);
 }
 
@@ -132,7 +154,19 @@ void lb_init_draw(const lb_init *in, gsl_rng *r, double *x) {
     x[i] = in->mean + sd * gsl_ran_gaussian_ziggurat(r, 1.0);
 }
 
+void lb_init_draw_velocity(const lb_init *in, gsl_rng *r, double *v) {
+  if (in->vpoint) {
+    memcpy(v, in->vpoint, in->dim * sizeof(double));
+    return;
+  }
+  double sd = sqrt(in->vvar);
+  for (size_t i = 0; i < in->dim; i++)
+    v[i] = sd * gsl_ran_gaussian_ziggurat(r, 1.0);
+}
+
 void lb_init_clear(lb_init *in) {
   free(in->point);
   in->point = NULL;
+  free(in->vpoint);
+  in->vpoint = NULL;
 }

@@ -81,7 +81,12 @@ double lb_target_logpdf(const lb_target *t, const double *x);
  * is one number (every coordinate) or dim numbers separated by ';', and
  * `target` (an exact draw from the target: a chain started in equilibrium,
  * so that any later error is discretisation bias).
- * Default (NULL or empty): standard normal. */
+ * Default (NULL or empty): standard normal.
+ * Velocities (underdamped samplers) start from their stationary law
+ * N(0, I) unless the spec adds `vvar=W` (N(0, W I), W >= 0) or `v=X` (a
+ * point: one number or dim numbers separated by ';'), to any of the
+ * three kinds, e.g. `point:x=1,v=0`.  Overdamped samplers reject both
+ * keys (the commands check has_v). */
 typedef struct {
   int kind; /* 0 gaussian, 1 point, 2 target */
   const lb_target *target;
@@ -90,11 +95,16 @@ typedef struct {
   double *point; /* [dim] for kind 1 */
   size_t dim;
   char spec[LB_SPEC_MAXLEN];
+  int has_v;      /* the spec set v= or vvar= */
+  double vvar;    /* velocity variance (when vpoint is NULL) */
+  double *vpoint; /* [dim] fixed initial velocity, or NULL */
 } lb_init;
 
 int lb_init_parse(lb_init *in, const char *spec, const lb_target *t,
                   lb_err *e);
 void lb_init_draw(const lb_init *in, gsl_rng *r, double *x);
+/* The initial velocity (dim entries), drawn after the position. */
+void lb_init_draw_velocity(const lb_init *in, gsl_rng *r, double *v);
 void lb_init_clear(lb_init *in);
 
 #endif

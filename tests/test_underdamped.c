@@ -1,0 +1,480 @@
+/* test_underdamped.c -- underdamped Langevin: the ULMC coefficients, and
+ * the conformance of ulmc, urlmc and uplmc with their exact laws.
+ * GPL-3.0-or-later.
+ *
+ * On a centred Gaussian target with diagonal precision each underdamped
+ * sampler moves the pair (U_i, V_i) as y_i' = A_i y_i + n_i with a random
+ * 2x2 matrix (sampler.h, gauss_law2), so the exact mean and covariance of
+ * (U, V) after T steps follow from the block recursion of udlaw.h.  Chains
+ * start at the point U = 1, V = -0.5 (--init point:x=1,v=-0.5); short
+ * runs test the transient, long runs the stationary law.  Each mean and
+ * each entry of the 2d x 2d covariance of (U, V) must agree with the exact
+ * value within LB_TEST_NSE (5) standard errors computed from the sample.
+ *
+ * The same check must reject the exact laws of urlmc's two classic
+ * mistakes (independent midpoint noise; the weight G_h instead of
+ * h A_delta e_v): the laws are written out below, and
+ * urlmc_mistakes_are_rejected shows the check fails on them.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynamics.h"
+#include "io.h"
+#include "sampler.h"
+#include "simulate.h"
+#include "testutil.h"
+#include "udlaw.h"
+
+/* ---- the ULMC coefficients ------------------------------------------------
+ * Scaling relations (algorithms.md section 1), per coordinate:
+ *   A_h^n = A_{nh},  sum_{i<n} A_h^i G_h = G_{nh},
+ *   sum_{i<n} A_h^i Sigma_h (A_h^T)^i = Sigma_{nh},
+ * and the Cholesky factor reproduces Sigma_h, for gamma h in [1e-8, 50].
+ * Tolerance: 64 n eps relative per entry (n products of 2x2 matrices). */
+
+static double relerr(double a, double b) {
+  double s = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+  return s > 0 ? fabs(a - b) / s : 0.0;
+}
+
+Test(ulmc_coefs, scaling_relations) {
+  const double gh[] = {1e-8, 1e-6, 1e-4, 1e-2, 0.3, 0.999, 1.0, 1.001, 3.0, 50.0};
+  const double gammas[] = {2.0, 0.1, 30.0};
+  const long ns[] = {2, 7, 64};
+  for (size_t ig = 0; ig < 3; ig++)
+    for (size_t k = 0; k < sizeof gh / sizeof gh[0]; k++)
+      for (size_t in = 0; in < 3; in++) {
+        double g = gammas[ig], h = gh[k] / g;
+        long n = ns[in];
+        double tol = 64.0 * (double)n * 2.220446049250313e-16;
+        lb_ud_coef c, cn;
+        lb_ud_coefs(g, h, &c);
+        lb_ud_coefs(g, (double)n * h, &cn);
+        /* Cholesky */
+        cr_expect(relerr(c.L11 * c.L11, c.vU) < tol && relerr(c.L11 * c.L21, c.cUV) < tol &&
+                      relerr(c.L21 * c.L21 + c.L22 * c.L22, c.vV) < tol,
+                  "gamma %g gh %g: Cholesky", g, gh[k]);
+        /* powers: P = A^i, accumulate sums */
+        double P[4] = {1, 0, 0, 1}, sG[2] = {0, 0}, sS[4] = {0, 0, 0, 0};
+        double A[4] = {1, c.K, 0, c.E}, Sg[4] = {c.vU, c.cUV, c.cUV, c.vV};
+        for (long i = 0; i < n; i++) {
+          sG[0] += P[0] * c.GU + P[1] * c.GV;
+          sG[1] += P[2] * c.GU + P[3] * c.GV;
+          double T[4]; /* P Sg P^T */
+          double PS[4] = {P[0] * Sg[0] + P[1] * Sg[2], P[0] * Sg[1] + P[1] * Sg[3],
+                          P[2] * Sg[0] + P[3] * Sg[2], P[2] * Sg[1] + P[3] * Sg[3]};
+          T[0] = PS[0] * P[0] + PS[1] * P[1];
+          T[1] = PS[0] * P[2] + PS[1] * P[3];
+          T[2] = PS[2] * P[0] + PS[3] * P[1];
+          T[3] = PS[2] * P[2] + PS[3] * P[3];
+          for (int e = 0; e < 4; e++) sS[e] += T[e];
+          double Q[4] = {P[0] * A[0] + P[1] * A[2], P[0] * A[1] + P[1] * A[3],
+                         P[2] * A[0] + P[3] * A[2], P[2] * A[1] + P[3] * A[3]};
+          memcpy(P, Q, sizeof P);
+        }
+        cr_expect(relerr(P[1], cn.K) < tol && relerr(P[3], cn.E) < tol &&
+                      P[0] == 1.0 && P[2] == 0.0,
+                  "gamma %g gh %g n %ld: A^n %.17g %.17g vs %.17g %.17g", g, gh[k], n,
+                  P[1], P[3], cn.K, cn.E);
+        cr_expect(relerr(sG[0], cn.GU) < tol && relerr(sG[1], cn.GV) < tol,
+                  "gamma %g gh %g n %ld: G %.17g %.17g vs %.17g %.17g", g, gh[k], n,
+                  sG[0], sG[1], cn.GU, cn.GV);
+        cr_expect(relerr(sS[0], cn.vU) < tol && relerr(sS[1], cn.cUV) < tol &&
+                      relerr(sS[3], cn.vV) < tol,
+                  "gamma %g gh %g n %ld: Sigma %.17g %.17g %.17g vs %.17g %.17g %.17g",
+                  g, gh[k], n, sS[0], sS[1], sS[3], cn.vU, cn.cUV, cn.vV);
+      }
+}
+
+/* The series (x < 1) and closed forms (x >= 1) meet continuously, and the
+ * small-x values match the leading terms G_U ~ h^2/2, var_U ~ 2 gamma h^3/3. */
+Test(ulmc_coefs, series_branch) {
+  lb_ud_coef a, b, c;
+  double g = 2.0, eps = 1e-9;
+  /* series at 1 - eps, closed forms at 1 and 1 + eps: the midpoint of the
+   * outer two is the middle one up to O(eps^2) */
+  lb_ud_coefs(g, (1.0 - eps) / g, &a);
+  lb_ud_coefs(g, 1.0 / g, &b);
+  lb_ud_coefs(g, (1.0 + eps) / g, &c);
+  cr_expect(relerr(0.5 * (a.GU + c.GU), b.GU) < 1e-14, "G_U %.17g vs %.17g",
+            0.5 * (a.GU + c.GU), b.GU);
+  cr_expect(relerr(0.5 * (a.vU + c.vU), b.vU) < 1e-14, "var_U %.17g vs %.17g",
+            0.5 * (a.vU + c.vU), b.vU);
+  double h = 1e-9;
+  lb_ud_coefs(g, h, &a);
+  cr_expect(relerr(a.GU, h * h / 2 * (1 - g * h / 3)) < 1e-15);
+  cr_expect(relerr(a.vU, 2 * g * h * h * h / 3 * (1 - 3 * g * h / 4)) < 1e-15);
+  cr_expect(relerr(a.cUV, g * h * h * (1 - g * h)) < 1e-15);
+}
+
+/* ---- conformance ---------------------------------------------------------- */
+
+static const char *ud_samplers[] = {
+    "ulmc",
+    "ulmc:gamma=0.5",
+    "urlmc",
+    "urlmc:gamma=5",
+};
+#define NUD (sizeof ud_samplers / sizeof ud_samplers[0])
+
+static const char *ud_targets[] = {"gaussian:dim=1,var=1",
+                                   "gaussian:dim=3,kappa=10"};
+static const double ud_h[] = {0.5, 0.15};
+static const long ud_short[] = {3, 3}, ud_long[] = {80, 300};
+
+/* Exact mean m[2d] and covariance C[2d x 2d] of (U, V) after T steps from
+ * U = 1, V = -0.5, for any per-coordinate law. */
+static void exact2(lb_gauss_law2_fn law, const lb_sampler *s,
+                   const lb_target *t, double h, long T, double *m,
+                   double *C) {
+  size_t d = t->dim, n = 2 * d;
+  double *prec = calloc(d, sizeof *prec), *ea = calloc(4 * d, sizeof *ea),
+         *eaa = calloc(16 * d * d, sizeof *eaa), *en = calloc(4 * d, sizeof *en),
+         *S = calloc(n * n, sizeof *S);
+  for (size_t i = 0; i < d; i++) {
+    prec[i] = 1.0 / t->cov[i * d + i];
+    m[i] = 1.0;
+    m[d + i] = -0.5;
+  }
+  for (size_t a = 0; a < n; a++)
+    for (size_t b = 0; b < n; b++) S[a * n + b] = m[a] * m[b];
+  lb_law2_coefs(law, s, h, prec, d, ea, eaa, en);
+  for (long k = 0; k < T; k++) lb_law2_step(d, ea, eaa, en, m, S);
+  for (size_t a = 0; a < n; a++)
+    for (size_t b = 0; b < n; b++) C[a * n + b] = S[a * n + b] - m[a] * m[b];
+  free(prec);
+  free(ea);
+  free(eaa);
+  free(en);
+  free(S);
+}
+
+/* The sample of (U, V): z[c * 2d + a]. */
+static double *state_sample(const lb_run *run, size_t d) {
+  size_t N = (size_t)run->chains, n = 2 * d;
+  double *z = malloc(N * n * sizeof *z);
+  for (size_t c = 0; c < N; c++)
+    for (size_t i = 0; i < d; i++) {
+      z[c * n + i] = run->samples[c * d + i];
+      z[c * n + d + i] = run->velocities[c * d + i];
+    }
+  return z;
+}
+
+/* Number of statistics (means, covariance entries) farther than
+ * LB_TEST_NSE standard errors from the law (m, C); the worst in *worst
+ * (in standard errors).  Prints the violations when verbose. */
+static int law_check(const double *z, size_t N, size_t n, const double *m,
+                     const double *C, const char *what, int verbose,
+                     double *worst) {
+  int bad = 0;
+  *worst = 0;
+  double *mu = calloc(n, sizeof *mu), *p = malloc(N * sizeof *p);
+  for (size_t a = 0; a < n; a++) {
+    double se;
+    lb_test_mean_se(z + a, N, n, &mu[a], &se);
+    double dev = fabs(mu[a] - m[a]) / se;
+    if (dev > *worst) *worst = dev;
+    if (dev > LB_TEST_NSE) {
+      bad++;
+      if (verbose) cr_log_error("%s: mean[%zu] %g, exact %g, se %g", what, a, mu[a], m[a], se);
+    }
+  }
+  for (size_t a = 0; a < n; a++)
+    for (size_t b = a; b < n; b++) {
+      for (size_t c = 0; c < N; c++) p[c] = (z[c * n + a] - mu[a]) * (z[c * n + b] - mu[b]);
+      double cv, se;
+      lb_test_mean_se(p, N, 1, &cv, &se);
+      double dev = fabs(cv - C[a * n + b]) / se;
+      if (dev > *worst) *worst = dev;
+      if (dev > LB_TEST_NSE) {
+        bad++;
+        if (verbose)
+          cr_log_error("%s: cov[%zu][%zu] %g, exact %g, se %g", what, a, b, cv,
+                       C[a * n + b], se);
+      }
+    }
+  free(mu);
+  free(p);
+  return bad;
+}
+
+static void run_from_point(const lb_sampler *s, const lb_target *t, double h,
+                           long T, long chains, uint64_t seed, lb_run *run) {
+  lb_err e;
+  lb_init in;
+  cr_assert_eq(lb_init_parse(&in, "point:x=1,v=-0.5", t, &e), LB_OK, "%s", e.msg);
+  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = h, .steps = T,
+                .chains = chains, .seed = seed, .threads = 2};
+  cr_assert_eq(lb_simulate(&sim, run, NULL, &e), LB_OK, "%s", e.msg);
+  cr_assert_not_null(run->velocities);
+  lb_init_clear(&in);
+}
+
+typedef struct {
+  int sampler, target, long_run;
+} ud_case;
+
+ParameterizedTestParameters(underdamped, gaussian_law) {
+  static ud_case cases[NUD * 4];
+  size_t n = 0;
+  for (int s = 0; s < (int)NUD; s++)
+    for (int t = 0; t < 2; t++)
+      for (int l = 0; l < 2; l++) cases[n++] = (ud_case){s, t, l};
+  return cr_make_param_array(ud_case, cases, n);
+}
+
+ParameterizedTest(ud_case *c, underdamped, gaussian_law) {
+  const char *sspec = ud_samplers[c->sampler], *tspec = ud_targets[c->target];
+  double h = ud_h[c->target];
+  long T = c->long_run ? ud_long[c->target] : ud_short[c->target];
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s;
+  cr_assert_eq(lb_target_alloc(tspec, &t, &e), LB_OK, "%s", e.msg);
+  cr_assert_eq(lb_sampler_alloc(sspec, t, &s, &e), LB_OK, "%s", e.msg);
+  cr_assert_not_null(s->type->gauss_law2, "%s has no gauss_law2", sspec);
+  lb_run run = {0};
+  long N = 20000;
+  run_from_point(s, t, h, T, N, 11 + (uint64_t)c->sampler, &run);
+  size_t d = t->dim, n = 2 * d;
+  double m[6], C[36], worst;
+  exact2(s->type->gauss_law2, s, t, h, T, m, C);
+  double *z = state_sample(&run, d);
+  char what[128];
+  snprintf(what, sizeof what, "%s on %s, T=%ld", sspec, tspec, T);
+  cr_expect_eq(law_check(z, (size_t)N, n, m, C, what, 1, &worst), 0,
+               "%s: worst %.2f se", what, worst);
+  free(z);
+  lb_run_clear(&run);
+  lb_sampler_free(s);
+  lb_target_free(t);
+}
+
+/* ---- urlmc's two classic mistakes ------------------------------------------
+ * Written out here from the derivation in urlmc.c, with one term changed:
+ *  (1) independent midpoint noise: N1 independent of (N2, N3), so the
+ *      cross term x = Cov(W_h, N1) of the noise covariance drops out;
+ *  (2) the G_h weight: Y' = A_h Y + G_h b(U_mid) + W_h instead of the
+ *      velocity kick h A_delta e_v b(U_mid).
+ * urlmc_mistakes_are_rejected runs the real urlmc and applies law_check,
+ * the check of the conformance test above, to the exact laws of the
+ * mistakes: each must fail it (and the correct law pass it). */
+static void mistake_law(const lb_sampler *s, double h, double li, double lj,
+                        double ea[4], double eaa[16], double en[4], int which) {
+  enum { P = 8, G = 16 };
+  double gx[G], gw[G], g = s->dyn.gamma;
+  lb_gl01(G, gx, gw);
+  lb_ud_coef ch;
+  lb_ud_coefs(g, h, &ch);
+  memset(ea, 0, 4 * sizeof *ea);
+  memset(eaa, 0, 16 * sizeof *eaa);
+  double Sh[4] = {ch.vU, ch.cUV, ch.cUV, ch.vV};
+  memcpy(en, Sh, sizeof Sh);
+  for (int p = 0; p < P; p++)
+    for (int k = 0; k < G; k++) {
+      double a = (p + gx[k]) / P, w = gw[k] / P, t = a * h;
+      lb_ud_coef ct, cd;
+      lb_ud_coefs(g, t, &ct);
+      lb_ud_coefs(g, h - t, &cd);
+      /* weight vector of b(U_mid) in the update */
+      double c[2];
+      if (which == 2) {
+        c[0] = ch.GU;
+        c[1] = ch.GV;
+      } else {
+        c[0] = h * cd.K;
+        c[1] = h * cd.E;
+      }
+      double x[2] = {ct.vU + cd.K * ct.cUV, cd.E * ct.cUV};
+      if (which == 1) x[0] = x[1] = 0.0;
+      double A[4] = {1.0, ch.K, 0.0, ch.E}, Ci[4], Cj[4];
+      double ri[2] = {1.0 - li * ct.GU, ct.K}, rj[2] = {1.0 - lj * ct.GU, ct.K};
+      for (int q = 0; q < 2; q++)
+        for (int m = 0; m < 2; m++) {
+          Ci[2 * q + m] = A[2 * q + m] - li * c[q] * ri[m];
+          Cj[2 * q + m] = A[2 * q + m] - lj * c[q] * rj[m];
+        }
+      for (int e = 0; e < 4; e++) ea[e] += w * Ci[e];
+      lb_kron2_add(w, Ci, Cj, eaa);
+      for (int q = 0; q < 2; q++)
+        for (int m = 0; m < 2; m++)
+          en[2 * q + m] += w * (-li * (x[q] * c[m] + c[q] * x[m]) +
+                                li * li * ct.vU * c[q] * c[m]);
+    }
+}
+
+static void mistake1(const lb_sampler *s, double h, double li, double lj,
+                     double ea[4], double eaa[16], double en[4]) {
+  mistake_law(s, h, li, lj, ea, eaa, en, 1);
+}
+static void mistake2(const lb_sampler *s, double h, double li, double lj,
+                     double ea[4], double eaa[16], double en[4]) {
+  mistake_law(s, h, li, lj, ea, eaa, en, 2);
+}
+static void correct0(const lb_sampler *s, double h, double li, double lj,
+                     double ea[4], double eaa[16], double en[4]) {
+  mistake_law(s, h, li, lj, ea, eaa, en, 0);
+}
+
+Test(underdamped, urlmc_mistakes_are_rejected) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=1,var=1", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("urlmc", t, &s, &e), LB_OK);
+  /* h = 1 (gamma h = 2): at h = 0.5 the G_h chain's law differs from
+   * urlmc's by less than one standard error of 20000 chains */
+  const long Ts[] = {3, 60};
+  const double h = 1.0;
+  long N = 40000;
+  int rej1 = 0, rej2 = 0;
+  for (int k = 0; k < 2; k++) {
+    lb_run run = {0};
+    run_from_point(s, t, h, Ts[k], N, 5 + (uint64_t)k, &run);
+    double *z = state_sample(&run, 1), m[2], C[4], w0, w1, w2;
+    exact2(correct0, s, t, h, Ts[k], m, C);
+    cr_expect_eq(law_check(z, (size_t)N, 2, m, C, "test's own urlmc law", 1, &w0), 0);
+    exact2(mistake1, s, t, h, Ts[k], m, C);
+    rej1 += law_check(z, (size_t)N, 2, m, C, "mistake 1", 0, &w1) > 0;
+    exact2(mistake2, s, t, h, Ts[k], m, C);
+    rej2 += law_check(z, (size_t)N, 2, m, C, "mistake 2", 0, &w2) > 0;
+    cr_log_info("urlmc T=%ld: worst deviation %.1f se (correct law), %.1f "
+                "(independent noise), %.1f (G_h weight)", Ts[k], w0, w1, w2);
+    free(z);
+    lb_run_clear(&run);
+  }
+  cr_expect_gt(rej1, 0, "independent midpoint noise not rejected");
+  cr_expect_gt(rej2, 0, "G_h weight not rejected");
+  lb_sampler_free(s);
+  lb_target_free(t);
+}
+
+/* ---- NFE, divergence, velocities on file --------------------------------- */
+
+Test(underdamped, nfe_exact) {
+  const char *specs[] = {"ulmc", "urlmc"};
+  const long per[] = {1, 2};
+  lb_err e;
+  lb_target *t;
+  cr_assert_eq(lb_target_alloc("gmm:preset=ring8", &t, &e), LB_OK);
+  for (int k = 0; k < 2; k++) {
+    lb_sampler *s;
+    lb_init in;
+    cr_assert_eq(lb_sampler_alloc(specs[k], t, &s, &e), LB_OK);
+    cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+    lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 0.1,
+                  .steps = 40, .chains = 200, .seed = 3, .threads = 2};
+    lb_run run = {0};
+    cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
+    for (long c = 0; c < sim.chains; c++)
+      cr_expect_eq(run.nfe[c], 40 * per[k], "%s: chain %ld spent %ld", specs[k], c,
+                   (long)run.nfe[c]);
+    lb_run_clear(&run);
+    lb_init_clear(&in);
+    lb_sampler_free(s);
+  }
+  lb_target_free(t);
+}
+
+Test(underdamped, divergence_is_flagged) {
+  /* h = 20 on precision 1: 1 - G_U ~ -h/2, the recursion grows like
+   * (h/2)^t and overflows long before 5000 steps */
+  const char *specs[] = {"ulmc", "urlmc"};
+  lb_err e;
+  lb_target *t;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=2,var=1", &t, &e), LB_OK);
+  for (int k = 0; k < 2; k++) {
+    lb_sampler *s;
+    lb_init in;
+    cr_assert_eq(lb_sampler_alloc(specs[k], t, &s, &e), LB_OK);
+    cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+    lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 20,
+                  .steps = 5000, .chains = 10, .seed = 1, .threads = 1};
+    lb_run run = {0};
+    cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
+    cr_expect_str_eq(run.status, "diverged", "%s", specs[k]);
+    for (long c = 0; c < sim.chains; c++) cr_expect_eq(run.diverged[c], 1);
+    lb_run_clear(&run);
+    lb_init_clear(&in);
+    lb_sampler_free(s);
+  }
+  lb_target_free(t);
+}
+
+/* Velocities start from N(0, I) by default (one step of size ~0 leaves
+ * them there) and reach the run file as /velocities; v= on an overdamped
+ * sampler is bad input. */
+Test(underdamped, velocities_default_and_file) {
+  char args[1024], err[512];
+  const char *dir = lb_test_tmpdir();
+  snprintf(args, sizeof args,
+           "sample --target gaussian:dim=2 --sampler ulmc:gamma=3 --step 1e-12 "
+           "--steps 1 --chains 20000 --seed 4 --out %s/ud.h5", dir);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  char path[512];
+  snprintf(path, sizeof path, "%s/ud.h5", dir);
+  lb_run r = {0};
+  lb_err e;
+  cr_assert_eq(lb_run_load(path, &r, &e), LB_OK, "%s", e.msg);
+  cr_assert_not_null(r.velocities);
+  for (int i = 0; i < 2; i++) {
+    double m, se, v, vse;
+    lb_test_mean_se(r.velocities + i, 20000, 2, &m, &se);
+    lb_test_var_se(r.velocities + i, 20000, 2, &v, &vse);
+    cr_expect(fabs(m) < LB_TEST_NSE * se, "velocity mean %g se %g", m, se);
+    cr_expect(fabs(v - 1) < LB_TEST_NSE * vse, "velocity var %g se %g", v, vse);
+  }
+  lb_run_clear(&r);
+  snprintf(args, sizeof args,
+           "sample --target gaussian:dim=2 --sampler lmc --init point:x=0,v=1 "
+           "--step 0.1 --steps 1 --out %s/od.h5", dir);
+  cr_expect_eq(lb_test_cli(args, err, sizeof err), 2);
+  cr_expect(strstr(err, "--init") != NULL, "%s", err);
+  snprintf(args, sizeof args,
+           "sample --target gaussian:dim=2 --sampler ulmc --init 'point:x=0,v=1;2;3' "
+           "--step 0.1 --steps 1 --out %s/bad.h5", dir);
+  cr_expect_eq(lb_test_cli(args, err, sizeof err), 2);
+  cr_expect(strstr(err, "v=") != NULL, "%s", err);
+}
+
+/* `langbench exact` on ulmc: one step from (U, V) = (1, 0) on precision 2
+ * is N((1 - 2 G_U, -2 G_V), Sigma_h), a Gaussian, so kl and w2 are set. */
+Test(underdamped, exact_cli_one_ulmc_step) {
+  const char *bin = getenv("LANGBENCH_BIN");
+  if (!bin) bin = "bin/langbench";
+  char cmd[1024], head[4096] = "", row[4096] = "", buf[4096];
+  snprintf(cmd, sizeof cmd,
+           "%s exact --target gaussian:dim=1,var=0.5 --sampler ulmc:gamma=1.5 "
+           "--step 0.3 --steps 1 --init point:x=1,v=0", bin);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  int line = 0;
+  while (fgets(buf, sizeof buf, p)) {
+    if (line == 0) snprintf(head, sizeof head, "%s", buf);
+    if (line == 2) snprintf(row, sizeof row, "%s", buf);
+    line++;
+  }
+  cr_assert_eq(pclose(p), 0);
+  cr_expect(strncmp(head, "step,mean_err,cov_err,kl,w2,w2_marg,mean_0,cov_0_0,"
+                          "vmean_0,vcov_0_0,uvcov_0_0", 73) == 0, "%s", head);
+  double v[11];
+  cr_assert_eq(sscanf(row, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1],
+                      &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10]),
+               11, "%s", row);
+  lb_ud_coef c;
+  lb_ud_coefs(1.5, 0.3, &c);
+  /* covariances come as E[y y^T] - m m^T: |m|^2 / var ~ 100 ulps */
+  cr_expect(relerr(v[6], 1 - 2 * c.GU) < 1e-15);
+  cr_expect(relerr(v[7], c.vU) < 1e-12, "%.17g vs %.17g", v[7], c.vU);
+  cr_expect(relerr(v[8], -2 * c.GV) < 1e-15);
+  cr_expect(relerr(v[9], c.vV) < 1e-12);
+  cr_expect(relerr(v[10], c.cUV) < 1e-12);
+  double kl = 0.5 * (c.vU / 0.5 + v[6] * v[6] / 0.5 - 1 + log(0.5 / c.vU));
+  cr_expect(relerr(v[3], kl) < 1e-13, "kl %g vs %g", v[3], kl);
+}
