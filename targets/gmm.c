@@ -615,3 +615,38 @@ const lb_target_type lb_target_gmm = {
     gmm_marginal_cdf,
     gmm_mode_of,
 };
+
+/* ---- components, for the diffusion oracle (src/diffusion/oracle.c) ---- */
+
+/* Copies of the mixture's parameters: *w [m], *mu [m*d], *cov [m*d*d]
+ * (full row-major covariances); LB_EINPUT when t is not a gmm target.
+ * Declared in src/diffusion/oracle.h. */
+int lb_gmm_components(const lb_target *t, size_t *m, double **w, double **mu,
+                      double **cov, lb_err *e) {
+  if (t->type != &lb_target_gmm)
+    return lb_fail(e, LB_EINPUT, "%s is not a gmm target", t->spec);
+  const gmm_state *s = t->state;
+  const size_t d = s->dim;
+  *m = s->m;
+  *w = lb_xcalloc(s->m, sizeof(double));
+  *mu = lb_xcalloc(s->m * d, sizeof(double));
+  *cov = lb_xcalloc(s->m * d * d, sizeof(double));
+  memcpy(*w, s->w, s->m * sizeof(double));
+  memcpy(*mu, s->mu, s->m * d * sizeof(double));
+  for (size_t k = 0; k < s->m; k++) {
+    double *C = *cov + k * d * d;
+    if (!s->full[k]) {
+      for (size_t i = 0; i < d; i++)
+        C[i * d + i] = s->sd[k * d + i] * s->sd[k * d + i];
+      continue;
+    }
+    const double *L = s->chol + k * d * d;
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j <= i; j++) {
+        double v = 0.0;
+        for (size_t l = 0; l <= j; l++) v += L[i * d + l] * L[j * d + l];
+        C[i * d + j] = C[j * d + i] = v;
+      }
+  }
+  return LB_OK;
+}

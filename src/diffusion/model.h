@@ -18,6 +18,7 @@
 
 #include "lb.h"
 #include "schedule.h"
+#include "target.h"
 
 typedef struct lb_model lb_model;
 
@@ -39,5 +40,12 @@ struct lb_model {
 };
 
 void lb_model_free(lb_model *m);
+
+/* MODEL is `oracle` (needs the data law t: gmm or gaussian) or a trained
+ * model file.  `schedule` names the oracle's schedule (NULL: paper; a
+ * model file carries its own).  When t is given, a model of another
+ * dimension is an error.  LB_EINPUT with a one-line message. */
+int lb_model_open(const char *text, const lb_target *t,
+                  const char *schedule, lb_model **out, lb_err *e);
 
 #endif

@@ -25,3 +25,54 @@ int lb_schedule_init(lb_schedule *s, const char *name, int N, lb_err *e) {
   }
   return LB_OK;
 }
+
+/* ---- continuous view ---------------------------------------------- */
+
+static double node_la(const lb_schedule *s, int i) {
+  return 0.5 * log(s->abar[i]);
+}
+
+double lb_schedule_log_alpha(const lb_schedule *s, double t) {
+  double u = t * (double)s->N;
+  if (u <= 0) return 0.0;
+  if (u >= (double)s->N) return node_la(s, s->N);
+  int i = (int)floor(u);
+  double f = u - (double)i;
+  if (f == 0.0) return node_la(s, i);
+  return (1.0 - f) * node_la(s, i) + f * node_la(s, i + 1);
+}
+
+double lb_schedule_abar_at(const lb_schedule *s, double step) {
+  if (step <= 0) return 1.0;
+  if (step >= (double)s->N) return s->abar[s->N];
+  double fl = floor(step);
+  if (fl == step) return s->abar[(int)fl];
+  return exp(2.0 * lb_schedule_log_alpha(s, step / (double)s->N));
+}
+
+double lb_schedule_log_sigma(const lb_schedule *s, double t) {
+  return 0.5 * log(-expm1(2.0 * lb_schedule_log_alpha(s, t)));
+}
+
+double lb_schedule_lambda(const lb_schedule *s, double t) {
+  return lb_schedule_log_alpha(s, t) - lb_schedule_log_sigma(s, t);
+}
+
+double lb_schedule_inverse_lambda(const lb_schedule *s, double l) {
+  /* log alpha = -log(1 + exp(-2 l)) / 2, computed without overflow. */
+  double la = l > 0 ? -0.5 * log1p(exp(-2.0 * l))
+                    : l - 0.5 * log1p(exp(2.0 * l));
+  if (la >= 0) return 0.0;
+  if (la <= node_la(s, s->N)) return 1.0;
+  int lo = 0, hi = s->N; /* node_la decreases: la(lo) > la >= la(hi) */
+  while (hi - lo > 1) {
+    int mid = (lo + hi) / 2;
+    if (node_la(s, mid) > la)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  double a = node_la(s, lo), b = node_la(s, hi);
+  double f = (a - la) / (a - b);
+  return ((double)lo + f) / (double)s->N;
+}

@@ -1,0 +1,33 @@
+/* model.c -- model construction from a --model argument.
+ * GPL-3.0-or-later. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "oracle.h"
+
+void lb_model_free(lb_model *m) {
+  if (!m) return;
+  if (m->type && m->type->free) m->type->free(m->state);
+  free(m);
+}
+
+int lb_model_open(const char *text, const lb_target *t, const char *schedule,
+                  lb_model **out, lb_err *e) {
+  if (!text || !*text) return lb_fail(e, LB_EINPUT, "--model: empty");
+  if (strcmp(text, "oracle") == 0) {
+    if (!t)
+      return lb_fail(e, LB_EINPUT, "--model oracle needs --target SPEC");
+    lb_schedule *sch = lb_xcalloc(1, sizeof *sch);
+    int rc = lb_schedule_init(sch, schedule ? schedule : "paper", 1000, e);
+    if (!rc) rc = lb_oracle_alloc(t, sch, out, e);
+    free(sch);
+    return rc;
+  }
+  return lb_fail(e, LB_EINPUT,
+                 "--model %s: trained model files are not supported in this "
+                 "build yet (the MLP loader, src/mlp/, has not landed); use "
+                 "--model oracle",
+                 text);
+}
