@@ -614,6 +614,7 @@ const lb_target_type lb_target_gmm = {
     gmm_sample,
     gmm_marginal_cdf,
     gmm_mode_of,
+    NULL, /* grad_block: the generic adapter (for now) */
 };
 
 /* ---- components, for the diffusion oracle (src/diffusion/oracle.c) ---- */

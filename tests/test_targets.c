@@ -93,6 +93,60 @@ static tspec specs[] = {
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
+ParameterizedTestParameters(targets, grad_block) {
+  return cr_make_param_array(tspec, specs, NSPECS);
+}
+
+/* ---- 1b. block gradient against the one-row gradient ----------------
+ * grad_block (or the generic adapter) on B = 61 rows with ld = 64, at the
+ * same kind of points as above.  Both compute the same exact formula; a
+ * block path may use its own exp (within 2 ulp) and another summation
+ * order, which moves the result by a few ulp of the largest term (the
+ * terms are bounded by |g|_inf times the number of components), so the
+ * tolerance 1e-11 (1 + |g|_inf) is 10^3 above that and far below any
+ * wrong term.  Padding rows 61..63 must stay untouched. */
+ParameterizedTest(tspec *p, targets, grad_block) {
+  lb_target *t = make(p->spec);
+  const size_t d = t->dim, B = 61, ld = 64;
+  gsl_rng *r = rng(2, 0);
+  double *x = calloc(d * ld, sizeof *x), *g = calloc(d * ld, sizeof *g);
+  double *row = calloc(d, sizeof *row), *gr = calloc(d, sizeof *gr);
+  double tm[64] = {0};
+  for (size_t j = 0; j < B; j++) {
+    if (j % 4 != 3) {
+      t->type->sample(t->state, r, row);
+      for (size_t i = 0; i < d; i++) row[i] += 0.3 * gsl_ran_gaussian_ziggurat(r, 1.0);
+    } else {
+      for (size_t i = 0; i < d; i++) row[i] = 30.0 * gsl_ran_gaussian_ziggurat(r, 1.0);
+    }
+    for (size_t i = 0; i < d; i++) x[i * ld + j] = row[i];
+    tm[j] = 0.1 * (double)j;
+  }
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = B; j < ld; j++) g[i * ld + j] = 12345.0;
+  lb_target_grad_block(t, B, ld, x, tm, g);
+  for (size_t j = 0; j < B; j++) {
+    for (size_t i = 0; i < d; i++) row[i] = x[i * ld + j];
+    t->type->grad(t->state, row, gr);
+    double gmax = 0.0;
+    for (size_t i = 0; i < d; i++) gmax = fmax(gmax, fabs(gr[i]));
+    for (size_t i = 0; i < d; i++)
+      cr_assert(fabs(g[i * ld + j] - gr[i]) <= 1e-11 * (1.0 + gmax),
+                "%s: row %zu, coordinate %zu: block %.17g, grad %.17g",
+                p->spec, j, i, g[i * ld + j], gr[i]);
+  }
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = B; j < ld; j++)
+      cr_assert_eq(g[i * ld + j], 12345.0, "%s: padding row %zu written",
+                   p->spec, j);
+  free(x);
+  free(g);
+  free(row);
+  free(gr);
+  gsl_rng_free(r);
+  lb_target_free(t);
+}
+
 /* ---- 1. gradient against central differences ---------------------- */
 
 ParameterizedTestParameters(targets, gradient) {

@@ -2,11 +2,11 @@
  *
  * Overdamped Langevin dX = -grad F(X) dt + sqrt(2) dB:
  *   A_tau = I,  G_tau = tau I,  Gamma_tau = sqrt(2 tau) I,  G'(0) = I.
- * The scaling relations hold trivially.  Each operator costs O(d).
+ * The scaling relations hold trivially.  Each operator costs O(d) per row,
+ * in unit-stride loops over the rows of a block.
  */
 #include "dynamics.h"
 
-#include <gsl/gsl_randist.h>
 #include <math.h>
 
 void lb_dynamics_setup(lb_dynamics *dy, const lb_dynamics_type *type,
@@ -18,37 +18,56 @@ void lb_dynamics_setup(lb_dynamics *dy, const lb_dynamics_type *type,
   dy->gamma = gamma;
 }
 
+void lb_dynamics_drift(const lb_dynamics *dy, size_t B, size_t ld,
+                       const double *y, const double *t, double *b) {
+  lb_target_grad_block(dy->target, B, ld, y, t, b);
+  for (size_t i = 0; i < dy->d; i++) {
+    double *bi = b + i * ld;
+    for (size_t r = 0; r < B; r++) bi[r] = -bi[r];
+  }
+}
+
 /* ---- overdamped ----------------------------------------------------- */
 
-static void od_apply_A(const lb_dynamics *dy, double tau, double *y) {
+static void od_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
+                       const double *tau, double *y) {
   (void)dy;
+  (void)B;
+  (void)ld;
   (void)tau;
   (void)y; /* identity */
 }
 
-static void od_add_G(const lb_dynamics *dy, double tau, double c,
-                     const double *b, double *y) {
-  double k = c * tau;
-  for (size_t i = 0; i < dy->d; i++) y[i] += k * b[i];
+static void od_add_G(const lb_dynamics *dy, size_t B, size_t ld,
+                     const double *tau, double c, const double *b, double *y) {
+  double k[LB_BLOCK_MAX];
+  for (size_t r = 0; r < B; r++) k[r] = c * tau[r];
+  for (size_t i = 0; i < dy->d; i++) {
+    const double *bi = b + i * ld;
+    double *yi = y + i * ld;
+    for (size_t r = 0; r < B; r++) yi[r] += k[r] * bi[r];
+  }
 }
 
-static void od_add_Gdot(const lb_dynamics *dy, double c, const double *b,
-                        double *y) {
-  for (size_t i = 0; i < dy->d; i++) y[i] += c * b[i];
+static void od_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double c,
+                        const double *b, double *y) {
+  for (size_t i = 0; i < dy->d; i++) {
+    const double *bi = b + i * ld;
+    double *yi = y + i * ld;
+    for (size_t r = 0; r < B; r++) yi[r] += c * bi[r];
+  }
 }
 
-static void od_add_noise(const lb_dynamics *dy, double tau, double *y,
-                         gsl_rng *r) {
-  double s = sqrt(2.0 * tau);
-  for (size_t i = 0; i < dy->d; i++) y[i] += s * gsl_ran_gaussian_ziggurat(r, 1.0);
-}
-
-static void od_add_noise_z(const lb_dynamics *dy, double tau, const double *z,
-                           double *y) {
-  double s = sqrt(2.0 * tau);
-  for (size_t i = 0; i < dy->d; i++) y[i] += s * z[i];
+static void od_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
+                         const double *tau, const double *z, double *y) {
+  double s[LB_BLOCK_MAX];
+  for (size_t r = 0; r < B; r++) s[r] = sqrt(2.0 * tau[r]);
+  for (size_t i = 0; i < dy->d; i++) {
+    const double *zi = z + i * ld;
+    double *yi = y + i * ld;
+    for (size_t r = 0; r < B; r++) yi[r] += s[r] * zi[r];
+  }
 }
 
 const lb_dynamics_type lb_dynamics_overdamped = {
-    "overdamped", 0, 1, od_apply_A, od_add_G, od_add_Gdot, od_add_noise,
-    od_add_noise_z};
+    "overdamped", 0, 1, od_apply_A, od_add_G, od_add_Gdot, od_add_noise};

@@ -11,6 +11,15 @@
  * scaling relations (A_h^n = A_{nh}, ...) set `scaling = 1`, which lets
  * the Poisson midpoint method use its K-independent construction.
  *
+ * Every operator acts on a block of B chains in the block layout
+ * (block.h): y[i*ld + r] is component i of row r (i < n), b[i*ld + r]
+ * drift component i (i < d), and each row has its own duration tau[r]
+ * (the Poisson midpoint method's segments differ from chain to chain).
+ * The noise operator takes its standard normals z (n x ld, same layout)
+ * from the sampler, which draws them from each row's own stream; the
+ * dynamics itself holds no randomness.  Operators must treat rows
+ * independently (block.h, bit-identity).
+ *
  * Overdamped Langevin is the first instance; underdamped Langevin and the
  * DDPM reverse chain plug in as further instances without a second copy of
  * any sampler.
@@ -18,9 +27,9 @@
 #ifndef LB_DYNAMICS_H
 #define LB_DYNAMICS_H
 
-#include <gsl/gsl_rng.h>
 #include <stddef.h>
 
+#include "block.h"
 #include "target.h"
 
 typedef struct lb_dynamics lb_dynamics;
@@ -29,21 +38,19 @@ typedef struct {
   const char *name;
   int second_order; /* 1: state is (x, v), n = 2d */
   int scaling;      /* 1: the scaling relations hold */
-  /* y <- A_tau y   (y has n components) */
-  void (*apply_A)(const lb_dynamics *dy, double tau, double *y);
-  /* y += c * G_tau b   (b has d components) */
-  void (*add_G)(const lb_dynamics *dy, double tau, double c, const double *b,
-                double *y);
+  /* y <- A_tau y */
+  void (*apply_A)(const lb_dynamics *dy, size_t B, size_t ld,
+                  const double *tau, double *y);
+  /* y += c * G_tau b */
+  void (*add_G)(const lb_dynamics *dy, size_t B, size_t ld, const double *tau,
+                double c, const double *b, double *y);
   /* y += c * G'(0) b, where G'(0) = lim_{h->0} G_h / h (the K = infinity
    * limit of K G_{alpha/K} = alpha G'(0)). */
-  void (*add_Gdot)(const lb_dynamics *dy, double c, const double *b,
-                   double *y);
-  /* y += Gamma_tau z, z ~ N(0, I_n) drawn from r. */
-  void (*add_noise)(const lb_dynamics *dy, double tau, double *y, gsl_rng *r);
-  /* y += Gamma_tau z for a given z (n components): used when several
-   * samplers must share one Brownian path. */
-  void (*add_noise_z)(const lb_dynamics *dy, double tau, const double *z,
-                      double *y);
+  void (*add_Gdot)(const lb_dynamics *dy, size_t B, size_t ld, double c,
+                   const double *b, double *y);
+  /* y += Gamma_tau z for given standard normals z (n per row). */
+  void (*add_noise)(const lb_dynamics *dy, size_t B, size_t ld,
+                    const double *tau, const double *z, double *y);
 } lb_dynamics_type;
 
 struct lb_dynamics {
@@ -54,12 +61,10 @@ struct lb_dynamics {
   double gamma; /* friction (underdamped) */
 };
 
-/* b = -grad F(position part of y). */
-static inline void lb_dynamics_drift(const lb_dynamics *dy, const double *y,
-                                     double *b) {
-  dy->target->type->grad(dy->target->state, y, b);
-  for (size_t i = 0; i < dy->d; i++) b[i] = -b[i];
-}
+/* b = -grad F(position part of y) for a block; row r at time t[r].  The
+ * position part is components 0..d-1, i.e. y itself in the block layout. */
+void lb_dynamics_drift(const lb_dynamics *dy, size_t B, size_t ld,
+                       const double *y, const double *t, double *b);
 
 extern const lb_dynamics_type lb_dynamics_overdamped;
 

@@ -24,11 +24,11 @@
  * The scaling relations hold (A is a semigroup; the noise over n steps is
  * the OU noise over n h), tested in tests/test_underdamped.c to near
  * machine precision for gamma tau in [1e-8, 50].  State layout: y =
- * (u_0..u_{d-1}, v_0..v_{d-1}); Gaussians z (add_noise_z) come in pairs
- * (z_{2i}, z_{2i+1}) per coordinate i, in the order add_noise draws them.
+ * (u_0..u_{d-1}, v_0..v_{d-1}) (in the block layout, component j of row
+ * r at y[j*ld + r]); the n = 2d normals z of a row are used in pairs
+ * (z_{2i}, z_{2i+1}) per coordinate i.
  * Each operator costs O(1) transcendental calls plus O(d).
  */
-#include <gsl/gsl_randist.h>
 #include <math.h>
 
 #include "dynamics.h"
@@ -90,59 +90,74 @@ static void coefs(double gamma, double tau, lb_ud_coef *c) {
   }
 }
 
-static void ud_apply_A(const lb_dynamics *dy, double tau, double *y) {
-  lb_ud_coef c;
-  lb_ud_coefs(dy->gamma, tau, &c);
+/* ---- block operators (dynamics.h): per-row coefficients, then
+ * unit-stride loops over the rows of each coordinate.  Rows with equal
+ * tau (every row in LMC-type steps) hit the one-entry cache. */
+
+static void row_coefs(const lb_dynamics *dy, size_t B, const double *tau,
+                      lb_ud_coef *c) {
+  for (size_t r = 0; r < B; r++) lb_ud_coefs(dy->gamma, tau[r], &c[r]);
+}
+
+static void ud_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
+                       const double *tau, double *y) {
+  lb_ud_coef c[LB_BLOCK_MAX];
+  row_coefs(dy, B, tau, c);
   size_t d = dy->d;
-  double *u = y, *v = y + d;
   for (size_t i = 0; i < d; i++) {
-    u[i] += c.K * v[i];
-    v[i] *= c.E;
+    double *u = y + i * ld, *v = y + (d + i) * ld;
+    for (size_t r = 0; r < B; r++) {
+      u[r] += c[r].K * v[r];
+      v[r] *= c[r].E;
+    }
   }
 }
 
-static void ud_add_G(const lb_dynamics *dy, double tau, double k,
-                     const double *b, double *y) {
-  lb_ud_coef c;
-  lb_ud_coefs(dy->gamma, tau, &c);
+static void ud_add_G(const lb_dynamics *dy, size_t B, size_t ld,
+                     const double *tau, double k, const double *b, double *y) {
+  lb_ud_coef c[LB_BLOCK_MAX];
+  double gu[LB_BLOCK_MAX], gv[LB_BLOCK_MAX];
+  row_coefs(dy, B, tau, c);
+  for (size_t r = 0; r < B; r++) {
+    gu[r] = k * c[r].GU;
+    gv[r] = k * c[r].GV;
+  }
   size_t d = dy->d;
-  double gu = k * c.GU, gv = k * c.GV;
   for (size_t i = 0; i < d; i++) {
-    y[i] += gu * b[i];
-    y[d + i] += gv * b[i];
+    const double *bi = b + i * ld;
+    double *u = y + i * ld, *v = y + (d + i) * ld;
+    for (size_t r = 0; r < B; r++) {
+      u[r] += gu[r] * bi[r];
+      v[r] += gv[r] * bi[r];
+    }
   }
 }
 
-static void ud_add_Gdot(const lb_dynamics *dy, double k, const double *b,
-                        double *y) {
-  size_t d = dy->d;
-  for (size_t i = 0; i < d; i++) y[d + i] += k * b[i];
-}
-
-static void ud_add_noise(const lb_dynamics *dy, double tau, double *y,
-                         gsl_rng *r) {
-  lb_ud_coef c;
-  lb_ud_coefs(dy->gamma, tau, &c);
+static void ud_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double k,
+                        const double *b, double *y) {
   size_t d = dy->d;
   for (size_t i = 0; i < d; i++) {
-    double z1 = gsl_ran_gaussian_ziggurat(r, 1.0);
-    double z2 = gsl_ran_gaussian_ziggurat(r, 1.0);
-    y[i] += c.L11 * z1;
-    y[d + i] += c.L21 * z1 + c.L22 * z2;
+    const double *bi = b + i * ld;
+    double *v = y + (d + i) * ld;
+    for (size_t r = 0; r < B; r++) v[r] += k * bi[r];
   }
 }
 
-static void ud_add_noise_z(const lb_dynamics *dy, double tau, const double *z,
-                           double *y) {
-  lb_ud_coef c;
-  lb_ud_coefs(dy->gamma, tau, &c);
+/* Coordinate i takes the pair (z_{2i}, z_{2i+1}) of the row's n normals. */
+static void ud_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
+                         const double *tau, const double *z, double *y) {
+  lb_ud_coef c[LB_BLOCK_MAX];
+  row_coefs(dy, B, tau, c);
   size_t d = dy->d;
   for (size_t i = 0; i < d; i++) {
-    y[i] += c.L11 * z[2 * i];
-    y[d + i] += c.L21 * z[2 * i] + c.L22 * z[2 * i + 1];
+    const double *z1 = z + 2 * i * ld, *z2 = z + (2 * i + 1) * ld;
+    double *u = y + i * ld, *v = y + (d + i) * ld;
+    for (size_t r = 0; r < B; r++) {
+      u[r] += c[r].L11 * z1[r];
+      v[r] += c[r].L21 * z1[r] + c[r].L22 * z2[r];
+    }
   }
 }
 
 const lb_dynamics_type lb_dynamics_underdamped = {
-    "underdamped", 1, 1, ud_apply_A, ud_add_G, ud_add_Gdot, ud_add_noise,
-    ud_add_noise_z};
+    "underdamped", 1, 1, ud_apply_A, ud_add_G, ud_add_Gdot, ud_add_noise};

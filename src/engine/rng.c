@@ -72,3 +72,61 @@ void lb_rng_seed(gsl_rng *r, uint64_t seed, uint64_t stream,
   s->ctr.v[2] = s->ctr.v[3] = 0;
   s->idx = 8;
 }
+
+/* ---- per-row streams ------------------------------------------------- */
+
+#include <gsl/gsl_randist.h>
+
+struct lb_streams {
+  size_t rows;
+  gsl_rng **r;
+};
+
+lb_streams *lb_streams_alloc(size_t rows) {
+  lb_streams *s = calloc(1, sizeof *s);
+  if (s) s->r = calloc(rows ? rows : 1, sizeof *s->r);
+  if (!s || !s->r) {
+    fprintf(stderr, "langbench: out of memory\n");
+    exit(1);
+  }
+  s->rows = rows;
+  for (size_t j = 0; j < rows; j++) s->r[j] = lb_rng_alloc();
+  return s;
+}
+
+void lb_streams_free(lb_streams *s) {
+  if (!s) return;
+  for (size_t j = 0; j < s->rows; j++) gsl_rng_free(s->r[j]);
+  free(s->r);
+  free(s);
+}
+
+void lb_streams_seed(lb_streams *s, size_t row, uint64_t seed, uint64_t chain,
+                     uint64_t substream) {
+  lb_rng_seed(s->r[row], seed, chain, substream);
+}
+
+double lb_streams_uniform(lb_streams *s, size_t row) {
+  return gsl_rng_uniform(s->r[row]);
+}
+
+unsigned long lb_streams_uniform_int(lb_streams *s, size_t row,
+                                     unsigned long n) {
+  return gsl_rng_uniform_int(s->r[row], n);
+}
+
+double lb_streams_exponential(lb_streams *s, size_t row) {
+  return gsl_ran_exponential(s->r[row], 1.0);
+}
+
+unsigned long lb_streams_geometric(lb_streams *s, size_t row, double p) {
+  return gsl_ran_geometric(s->r[row], p);
+}
+
+void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
+                      size_t ld, double *z) {
+  for (size_t j = 0; j < cnt; j++) {
+    gsl_rng *r = s->r[rows ? rows[j] : j];
+    for (size_t i = 0; i < n; i++) z[i * ld + j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+  }
+}

@@ -14,6 +14,7 @@
 #define LB_RNG_H
 
 #include <gsl/gsl_rng.h>
+#include <stddef.h>
 #include <stdint.h>
 
 extern const gsl_rng_type *lb_rng_philox;
@@ -22,5 +23,30 @@ extern const gsl_rng_type *lb_rng_philox;
 gsl_rng *lb_rng_alloc(void);
 /* Restart r at the beginning of stream (seed, stream, substream). */
 void lb_rng_seed(gsl_rng *r, uint64_t seed, uint64_t stream, uint64_t substream);
+
+/* ------------------------------------------------------------------ */
+/* Per-row streams of a block of chains (block.h).  Row j of a block reads
+ * its own stream, seeded with (seed, chain, substream) of the chain it
+ * holds, so what a chain draws depends only on (seed, chain, substream)
+ * and the order of its own draws: never on the block size, on the other
+ * rows or on the thread.  Every draw names its row; the Gaussian fill
+ * serves many rows in one call (the vectorisable part). */
+typedef struct lb_streams lb_streams;
+
+lb_streams *lb_streams_alloc(size_t rows);
+void lb_streams_free(lb_streams *s);
+void lb_streams_seed(lb_streams *s, size_t row, uint64_t seed, uint64_t chain,
+                     uint64_t substream);
+double lb_streams_uniform(lb_streams *s, size_t row); /* [0, 1) */
+/* Uniform on {0, ..., n-1}, n >= 1. */
+unsigned long lb_streams_uniform_int(lb_streams *s, size_t row,
+                                     unsigned long n);
+double lb_streams_exponential(lb_streams *s, size_t row); /* mean 1 */
+/* Geometric(p) on {1, 2, ...}: trials up to the first success. */
+unsigned long lb_streams_geometric(lb_streams *s, size_t row, double p);
+/* z[i*ld + j] ~ N(0, 1) for i < n, j < cnt, drawn from the stream of row
+ * rows[j] (rows NULL: row j), coordinate i = 0, 1, ... in order. */
+void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
+                      size_t ld, double *z);
 
 #endif

@@ -4,9 +4,9 @@
  *
  * A sampler family is an lb_sampler_type defined in one file under
  * src/engine/samplers/ and listed once in the registry in src/engine/sampler.c.  An
- * lb_sampler is one configured instance bound to a target: it advances one
- * chain by one (coarse) step of size h and reports the drift evaluations
- * (NFE) it spent, exactly.
+ * lb_sampler is one configured instance bound to a target: it advances a
+ * block of chains (block.h) by one (coarse) step of size h and reports the
+ * drift evaluations (NFE) each chain spent, exactly.
  *
  * Samplers are written against the general process of dynamics.h; the
  * registry entry binds a family to a dynamics (e.g. "plmc" = the Poisson
@@ -15,7 +15,6 @@
 #ifndef LB_SAMPLER_H
 #define LB_SAMPLER_H
 
-#include <gsl/gsl_rng.h>
 #include <stddef.h>
 
 #include "dynamics.h"
@@ -54,19 +53,22 @@ typedef struct {
   /* Parse parameters (mark keys used), allocate s->state. */
   int (*init)(lb_sampler *s, lb_spec *spec, lb_err *e);
   void (*free)(void *state);
-  /* Scratch doubles one chain needs (a multiple of the state size). */
-  size_t (*work_size)(const lb_sampler *s);
-  /* Advance y (n components) by one step of size h; returns the number of
-   * drift evaluations spent. */
-  long (*step)(const lb_sampler *s, double h, double *y, double *work,
-               gsl_rng *r);
+  /* Scratch doubles a block of leading dimension ld needs. */
+  size_t (*work_size)(const lb_sampler *s, size_t ld);
+  /* Advance the blk->B rows of y (n x ld, block layout) by one step of
+   * size h starting at time t; nfe[r] = the drift evaluations row r spent
+   * in this step.  All randomness of row r comes from its streams: the
+   * Brownian increments from blk->rz, everything else from blk->r (the
+   * same streams unless coupled).  Rows never interact. */
+  void (*step)(const lb_sampler *s, const lb_block *blk, double h, double t,
+               double *y, long *nfe, double *work);
   lb_gauss_law_fn gauss_law; /* NULL when not available */
-  /* Coupled stepping (optional): like step, but every Gaussian of the
-   * Brownian path comes from r_noise, n per fine step of size h/K, in
-   * order, and all other randomness from r_ctl.  LMC at step h/K reading
-   * the same r_noise then follows the same Brownian path. */
-  long (*step_coupled)(const lb_sampler *s, double h, double *y,
-                       double *work, gsl_rng *r_ctl, gsl_rng *r_noise);
+  /* Coupled stepping (optional; may be the same function as step): every
+   * Gaussian of the Brownian path comes from blk->rz, n per fine step of
+   * size h/K, in order, and all other randomness from blk->r.  LMC at step
+   * h/K reading the same rz then follows the same Brownian path. */
+  void (*step_coupled)(const lb_sampler *s, const lb_block *blk, double h,
+                       double t, double *y, long *nfe, double *work);
   /* Fine steps per coarse step (K; 0 for K = infinity), NULL means 1. */
   long (*fine_steps)(const lb_sampler *s);
   lb_gauss_law2_fn gauss_law2; /* second-order states; NULL if none */

@@ -35,21 +35,38 @@ static void alloc_run(lb_run *out, const lb_sim *sim, size_t n, size_t d,
   if (records) memcpy(out->trajectory_step, rsteps, records * sizeof(int64_t));
 }
 
-/* Per-thread state of one sampler. */
+/* Per-thread state of one sampler on one block. */
 typedef struct {
   const lb_sampler *s;
-  double *y, *work;
-} chain_ws;
+  double *y, *work, *frozen; /* n x ld each; frozen: state at divergence */
+  long *nfe_step;
+  int64_t *nfe;
+  int *div;
+} block_ws;
 
-static void ws_alloc(chain_ws *w, const lb_sampler *s) {
+static void ws_alloc(block_ws *w, const lb_sampler *s, size_t ld) {
   w->s = s;
-  w->y = lb_xcalloc(s->dyn.n, sizeof(double));
-  w->work = lb_xcalloc(s->type->work_size(s), sizeof(double));
+  w->y = lb_xcalloc(s->dyn.n * ld, sizeof(double));
+  w->frozen = lb_xcalloc(s->dyn.n * ld, sizeof(double));
+  w->work = lb_xcalloc(s->type->work_size(s, ld), sizeof(double));
+  w->nfe_step = lb_xcalloc(ld, sizeof(long));
+  w->nfe = lb_xcalloc(ld, sizeof(int64_t));
+  w->div = lb_xcalloc(ld, sizeof(int));
 }
 
-static void ws_free(chain_ws *w) {
+static void ws_free(block_ws *w) {
   free(w->y);
+  free(w->frozen);
   free(w->work);
+  free(w->nfe_step);
+  free(w->nfe);
+  free(w->div);
+}
+
+/* Row r of a block state (n x ld) into a contiguous buffer. */
+static void row_get(const double *y, size_t n, size_t ld, size_t r,
+                    double *out) {
+  for (size_t i = 0; i < n; i++) out[i] = y[i * ld + r];
 }
 
 /* Store the final state of chain c and its flags. */
@@ -76,6 +93,32 @@ static void nan_rest(lb_run *out, size_t rec, long c, size_t d) {
   for (; rec < out->records && c < (long)out->record_chains; rec++)
     for (size_t i = 0; i < d; i++)
       out->trajectory[(rec * out->record_chains + (size_t)c) * d + i] = NAN;
+}
+
+/* One step of every row of w; rows that were live count their NFE, rows
+ * that become non-finite are frozen (their state kept as it was at the
+ * divergence, as if they had stopped). */
+static void block_step(block_ws *w, const lb_block *blk, double h, double t,
+                       int coupled) {
+  const lb_sampler *s = w->s;
+  size_t n = s->dyn.n, ld = blk->ld;
+  if (coupled)
+    s->type->step_coupled(s, blk, h, t, w->y, w->nfe_step, w->work);
+  else
+    s->type->step(s, blk, h, t, w->y, w->nfe_step, w->work);
+  for (size_t r = 0; r < blk->B; r++) {
+    if (w->div[r]) continue;
+    w->nfe[r] += w->nfe_step[r];
+    if (!lb_block_row_finite(n, w->y, ld, r)) {
+      w->div[r] = 1;
+      for (size_t i = 0; i < n; i++) w->frozen[i * ld + r] = w->y[i * ld + r];
+    }
+  }
+}
+
+/* The state of row r: frozen when diverged. */
+static void row_state(const block_ws *w, size_t ld, size_t r, double *out) {
+  row_get(w->div[r] ? w->frozen : w->y, w->s->dyn.n, ld, r, out);
 }
 
 int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
@@ -118,64 +161,124 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
   }
   free(rsteps);
 
+  size_t Bs = sim->block ? (size_t)sim->block : LB_BLOCK_DEFAULT;
+  if (Bs > LB_BLOCK_MAX) Bs = LB_BLOCK_MAX;
+  size_t ld = lb_block_ld(Bs);
+  long nblocks = (chains + (long)Bs - 1) / (long)Bs;
+  size_t nmax = sim->fine && sim->fine->dyn.n > n ? sim->fine->dyn.n : n;
   long ndiv = 0;
 #pragma omp parallel num_threads(sim->threads) reduction(+ : ndiv)
   {
-    gsl_rng *r = lb_rng_alloc(), *rz = lb_rng_alloc(), *rf = lb_rng_alloc();
-    chain_ws w, wf = {0};
-    ws_alloc(&w, sm);
-    if (sim->fine) ws_alloc(&wf, sim->fine);
-#pragma omp for schedule(dynamic, 16)
-    for (long c = 0; c < chains; c++) {
-      lb_rng_seed(r, sim->seed, (uint64_t)c, 0);
-      memset(w.y, 0, n * sizeof *w.y);
-      lb_init_draw(sim->init, r, w.y);
-      if (n > d) lb_init_draw_velocity(sim->init, r, w.y + d);
-      if (sim->fine) memcpy(wf.y, w.y, sim->fine->dyn.n * sizeof *wf.y);
-      lb_rng_seed(r, sim->seed, (uint64_t)c, 1);
-      lb_rng_seed(rz, sim->seed, (uint64_t)c, 2);
-      lb_rng_seed(rf, sim->seed, (uint64_t)c, 2);
-      long nfe = 0, nfe_f = 0;
-      int div = 0, div_f = 0;
-      size_t rec = 0;
+    gsl_rng *r0 = lb_rng_alloc();
+    lb_streams *r = lb_streams_alloc(ld), *rz = NULL, *rf = NULL;
+    block_ws w, wf = {0};
+    double *row = lb_xcalloc(nmax, sizeof(double));
+    int *going = lb_xcalloc(ld, sizeof(int));
+    ws_alloc(&w, sm, ld);
+    if (sim->fine) {
+      ws_alloc(&wf, sim->fine, ld);
+      rz = lb_streams_alloc(ld);
+      rf = lb_streams_alloc(ld);
+    }
+    lb_block blk = {0, ld, r, sim->fine ? rz : r};
+    lb_block blkf = {0, ld, r, rf};
+#pragma omp for schedule(dynamic, 1)
+    for (long bi = 0; bi < nblocks; bi++) {
+      long c0 = bi * (long)Bs;
+      size_t B = (size_t)(chains - c0 < (long)Bs ? chains - c0 : (long)Bs);
+      blk.B = blkf.B = B;
+      memset(w.y, 0, n * ld * sizeof *w.y);
+      for (size_t j = 0; j < B; j++) {
+        uint64_t c = (uint64_t)c0 + j;
+        lb_rng_seed(r0, sim->seed, c, 0);
+        memset(row, 0, n * sizeof *row);
+        lb_init_draw(sim->init, r0, row);
+        if (n > d) lb_init_draw_velocity(sim->init, r0, row + d);
+        for (size_t i = 0; i < n; i++) w.y[i * ld + j] = row[i];
+        lb_streams_seed(r, j, sim->seed, c, 1);
+        if (sim->fine) {
+          lb_streams_seed(rz, j, sim->seed, c, 2);
+          lb_streams_seed(rf, j, sim->seed, c, 2);
+        }
+        w.nfe[j] = 0;
+        w.div[j] = 0;
+        going[j] = 1;
+      }
+      if (sim->fine) {
+        size_t nf = sim->fine->dyn.n;
+        memset(wf.y, 0, nf * ld * sizeof *wf.y);
+        for (size_t i = 0; i < nf && i < n; i++)
+          memcpy(wf.y + i * ld, w.y + i * ld, B * sizeof *wf.y);
+        for (size_t j = 0; j < B; j++) {
+          wf.nfe[j] = 0;
+          wf.div[j] = 0;
+        }
+      }
+      size_t rec = 0, ngoing = B;
       for (long t = 0;; t++) {
         if (rec < records && out->trajectory_step[rec] == t) {
-          record(out, rec, c, w.y, d, nfe);
-          if (sim->fine) record(fine_out, rec, c, wf.y, d, nfe_f);
+          for (size_t j = 0; j < B; j++) {
+            if (!going[j]) continue;
+            row_state(&w, ld, j, row);
+            record(out, rec, c0 + (long)j, row, d, (long)w.nfe[j]);
+            if (sim->fine) {
+              row_state(&wf, ld, j, row);
+              record(fine_out, rec, c0 + (long)j, row, d, (long)wf.nfe[j]);
+            }
+          }
           rec++;
         }
-        if (t == sim->steps) break;
+        if (t == sim->steps || ngoing == 0) break;
+        double tt = (double)t * sim->step;
         if (sim->fine) {
-          if (!div)
-            nfe += sm->type->step_coupled(sm, sim->step, w.y, w.work, r, rz);
-          if (!div_f)
-            for (long k = 0; k < K; k++)
-              nfe_f += sim->fine->type->step_coupled(
-                  sim->fine, sim->step / (double)K, wf.y, wf.work, r, rf);
-          div = div || !lb_all_finite(w.y, n);
-          div_f = div_f || !lb_all_finite(wf.y, sim->fine->dyn.n);
-          if (div && div_f) break;
+          block_step(&w, &blk, sim->step, tt, 1);
+          double hf = sim->step / (double)K;
+          for (long k = 0; k < K; k++)
+            block_step(&wf, &blkf, hf, tt + (double)k * hf, 1);
         } else {
-          nfe += sm->type->step(sm, sim->step, w.y, w.work, r);
-          if (!lb_all_finite(w.y, n)) {
-            div = 1;
-            break;
+          block_step(&w, &blk, sim->step, tt, 0);
+        }
+        /* rows that stop here: coupled rows when both have diverged */
+        for (size_t j = 0; j < B; j++) {
+          if (!going[j]) continue;
+          int stop = sim->fine ? (w.div[j] && wf.div[j]) : w.div[j];
+          if (!stop) continue;
+          going[j] = 0;
+          ngoing--;
+          long c = c0 + (long)j;
+          nan_rest(out, rec, c, d);
+          row_state(&w, ld, j, row);
+          finish_chain(out, c, row, d, (long)w.nfe[j], 1);
+          if (sim->fine) {
+            nan_rest(fine_out, rec, c, d);
+            row_state(&wf, ld, j, row);
+            finish_chain(fine_out, c, row, d, (long)wf.nfe[j], 1);
           }
+          ndiv++;
         }
       }
-      if (div) nan_rest(out, rec, c, d);
-      finish_chain(out, c, w.y, d, nfe, div);
-      if (sim->fine) {
-        if (div_f) nan_rest(fine_out, rec, c, d);
-        finish_chain(fine_out, c, wf.y, d, nfe_f, div_f);
+      for (size_t j = 0; j < B; j++) {
+        if (!going[j]) continue;
+        long c = c0 + (long)j;
+        if (w.div[j]) nan_rest(out, rec, c, d);
+        row_state(&w, ld, j, row);
+        finish_chain(out, c, row, d, (long)w.nfe[j], w.div[j]);
+        if (sim->fine) {
+          if (wf.div[j]) nan_rest(fine_out, rec, c, d);
+          row_state(&wf, ld, j, row);
+          finish_chain(fine_out, c, row, d, (long)wf.nfe[j], wf.div[j]);
+        }
+        ndiv += w.div[j];
       }
-      ndiv += div;
     }
     ws_free(&w);
     if (sim->fine) ws_free(&wf);
-    gsl_rng_free(rf);
-    gsl_rng_free(rz);
-    gsl_rng_free(r);
+    lb_streams_free(rf);
+    lb_streams_free(rz);
+    lb_streams_free(r);
+    free(row);
+    free(going);
+    gsl_rng_free(r0);
   }
   snprintf(out->status, sizeof out->status, "%s", ndiv ? "diverged" : "ok");
   if (fine_out && sim->fine) {

@@ -4,7 +4,10 @@
  * Chain c draws its initial point from stream (seed, c, substream 0) and
  * its dynamics noise from (seed, c, substream 1) of the Philox generator,
  * so the result is a pure function of the configuration and the seed:
- * bit-identical for any number of threads.
+ * bit-identical for any number of threads and any block size.  Chains are
+ * stepped in blocks of consecutive chains (block.h), one block per thread
+ * at a time; a chain that diverges is frozen at its non-finite state
+ * while the rest of its block goes on.
  *
  * Coupled mode (sim.fine != NULL): every chain is also run with the
  * sampler `fine` at step step/K for K steps per coarse step, and both read
@@ -34,6 +37,8 @@ typedef struct {
   const int64_t *record_at;
   size_t n_record_at;
   const lb_sampler *fine; /* coupled mode: e.g. LMC at step/K */
+  long block; /* chains per block (block.h); 0: LB_BLOCK_DEFAULT.  The
+                 output does not depend on it. */
 } lb_sim;
 
 /* Record steps: 0, R, 2R, ... and always the last step. */

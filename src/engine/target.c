@@ -68,6 +68,25 @@ void lb_target_free(lb_target *t) {
   free(t);
 }
 
+void lb_target_grad_block(const lb_target *t, size_t B, size_t ld,
+                          const double *x, const double *tm, double *g) {
+  const lb_target_type *T = t->type;
+  if (T->grad_block) {
+    T->grad_block(t->state, B, ld, x, tm, g);
+    return;
+  }
+  size_t d = t->dim;
+  double stack[2 * 256];
+  double *xr = d <= 256 ? stack : lb_xcalloc(2 * d, sizeof(double));
+  double *gr = xr + d;
+  for (size_t r = 0; r < B; r++) {
+    for (size_t i = 0; i < d; i++) xr[i] = x[i * ld + r];
+    T->grad(t->state, xr, gr);
+    for (size_t i = 0; i < d; i++) g[i * ld + r] = gr[i];
+  }
+  if (xr != stack) free(xr);
+}
+
 double lb_target_logpdf(const lb_target *t, const double *x) {
   return -t->type->potential(t->state, x) - t->log_z;
 }

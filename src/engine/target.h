@@ -46,6 +46,15 @@ typedef struct {
    * component with the largest posterior probability; double wells: the
    * sign pattern of the coordinates (see the family's file). */
   size_t (*mode_of)(const void *state, const double *x);
+
+  /* Optional, the fast path: grad F for a block of B rows in the block
+   * layout (block.h): g[i*ld + r] = d F / d x_i at x[., r], for r < B
+   * (B <= LB_BLOCK_MAX, ld >= B).  t[r] is row r's time (a time-dependent
+   * drift reads it; analytic targets ignore it).  Must be reentrant, and
+   * compute each row exactly as it would alone (block.h, bit-identity).
+   * NULL: lb_target_grad_block calls grad row by row. */
+  void (*grad_block)(const void *state, size_t B, size_t ld, const double *x,
+                     const double *t, double *g);
 } lb_target_type;
 
 struct lb_target {
@@ -72,6 +81,11 @@ void lb_target_free(lb_target *t);
 /* Allocate the ground-truth arrays of t (called by families' init once
  * t->dim and t->n_modes are known); zero-filled. */
 void lb_target_alloc_truth(lb_target *t);
+
+/* grad F on a block (target.h, grad_block); families without a block
+ * gradient are served row by row through `grad` (the generic adapter). */
+void lb_target_grad_block(const lb_target *t, size_t B, size_t ld,
+                          const double *x, const double *tm, double *g);
 
 /* Normalised log density log pi(x) = -F(x) - log_z. */
 double lb_target_logpdf(const lb_target *t, const double *x);

@@ -1,21 +1,32 @@
 /* lmc.c -- Euler-Maruyama for the general process (S):
  *     Y' = A_h Y + G_h b(Y) + Gamma_h Z.
  * On overdamped Langevin this is LMC: X' = X - h grad F(X) + sqrt(2h) Z.
- * Cost per step: one drift evaluation, O(n) arithmetic, n Gaussians.
+ * Cost per step and chain: one drift evaluation (one block call for the
+ * whole block), O(n) arithmetic, n Gaussians.
  * GPL-3.0-or-later. */
 #include "sampler.h"
 
-static size_t lmc_work(const lb_sampler *s) { return s->dyn.n; }
+/* work: b (d x ld), z (n x ld), the per-row tau and t (ld each) */
+static size_t lmc_work(const lb_sampler *s, size_t ld) {
+  return (s->dyn.d + s->dyn.n + 2) * ld;
+}
 
-static long lmc_step(const lb_sampler *s, double h, double *y, double *work,
-                     gsl_rng *r) {
+static void lmc_step(const lb_sampler *s, const lb_block *blk, double h,
+                     double t, double *y, long *nfe, double *work) {
   const lb_dynamics *dy = &s->dyn;
-  double *b = work;
-  lb_dynamics_drift(dy, y, b);
-  dy->type->apply_A(dy, h, y);
-  dy->type->add_G(dy, h, 1.0, b, y);
-  dy->type->add_noise(dy, h, y, r);
-  return 1;
+  size_t B = blk->B, ld = blk->ld;
+  double *b = work, *z = b + dy->d * ld, *tau = z + dy->n * ld,
+         *tm = tau + ld;
+  for (size_t r = 0; r < B; r++) {
+    tau[r] = h;
+    tm[r] = t;
+    nfe[r] = 1;
+  }
+  lb_dynamics_drift(dy, B, ld, y, tm, b);
+  lb_streams_gauss(blk->rz, dy->n, B, NULL, ld, z);
+  dy->type->apply_A(dy, B, ld, tau, y);
+  dy->type->add_G(dy, B, ld, tau, 1.0, b, y);
+  dy->type->add_noise(dy, B, ld, tau, z, y);
 }
 
 /* Gaussian target, precision l: a = 1 - h l (deterministic), n ~ N(0, 2h). */
@@ -27,13 +38,7 @@ static void lmc_gauss_law(const lb_sampler *s, double h, double li, double lj,
   out[2] = 2.0 * h;
 }
 
-/* Coupled: the noise of the step comes from r_noise. */
-static long lmc_step_coupled(const lb_sampler *s, double h, double *y,
-                             double *work, gsl_rng *r_ctl, gsl_rng *r_noise) {
-  (void)r_ctl;
-  return lmc_step(s, h, y, work, r_noise);
-}
-
+/* Coupled: the step's noise already comes from blk->rz. */
 const lb_sampler_type lb_sampler_lmc = {
     .name = "lmc",
     .help = "lmc: Euler-Maruyama (LMC). No parameters. 1 drift evaluation "
@@ -42,4 +47,4 @@ const lb_sampler_type lb_sampler_lmc = {
     .work_size = lmc_work,
     .step = lmc_step,
     .gauss_law = lmc_gauss_law,
-    .step_coupled = lmc_step_coupled};
+    .step_coupled = lmc_step};

@@ -28,7 +28,6 @@
  * reference the fast form is tested against, and the form that also works
  * for dynamics without the scaling relations.
  */
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,132 +72,277 @@ static int pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
   return LB_OK;
 }
 
-static size_t pmm_work(const lb_sampler *s) {
-  return 4 * s->dyn.n + 2 * s->dyn.d;
+/* ---- blocks ---------------------------------------------------------------
+ * Both forms step a block of chains whose midpoints differ in number and
+ * time from row to row.  The fast form needs no drift at a midpoint to
+ * place the next one (Yhat_k depends on Y, b0 and the Brownian path only),
+ * so its midpoints are collected, over all rows, into a queue of up to ld
+ * entries in the block layout, and the drift is evaluated one full queue
+ * at a time: about (1 + E[N]) B drift rows in ceil(.) block calls per
+ * block step, whatever K.  The fine form evaluates, at each fine index,
+ * the rows whose H_i = 1, gathered into one compact block. */
+
+typedef struct {
+  size_t n, d, ld;
+  /* block arrays, ld rows each */
+  double *y0, *M, *acc, *b0, *cM, *z;
+  /* the queue: Yhat, its start drift b0, b(Yhat), scratch */
+  double *qy, *qb0, *qb, *qtmp;
+  /* per-row and per-entry scalars */
+  double *prev, *seg, *tk, *tm, *qtk, *qtm, *tau;
+  size_t *idx, *qrow;
+  long *ridx;
+  int *done;
+} pmm_ws;
+
+static size_t pmm_work(const lb_sampler *s, size_t ld) {
+  size_t n = s->dyn.n, d = s->dyn.d;
+  /* arrays of n: y0 M acc cM z qy qtmp (7); of d: b0 qb0 qb (3); scalars:
+   * prev seg tk tm qtk qtm tau (7), idx qrow ridx done (4, one double each) */
+  return (7 * n + 3 * d + 11) * ld;
+}
+
+static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
+  pmm_ws W;
+  W.n = s->dyn.n;
+  W.d = s->dyn.d;
+  W.ld = ld;
+  size_t n = W.n * ld, d = W.d * ld;
+  W.y0 = w, w += n;
+  W.M = w, w += n;
+  W.acc = w, w += n;
+  W.cM = w, w += n;
+  W.z = w, w += n;
+  W.qy = w, w += n;
+  W.qtmp = w, w += n;
+  W.b0 = w, w += d;
+  W.qb0 = w, w += d;
+  W.qb = w, w += d;
+  W.prev = w, w += ld;
+  W.seg = w, w += ld;
+  W.tk = w, w += ld;
+  W.tm = w, w += ld;
+  W.qtk = w, w += ld;
+  W.qtm = w, w += ld;
+  W.tau = w, w += ld;
+  W.idx = (size_t *)w, w += ld;
+  W.qrow = (size_t *)w, w += ld;
+  W.ridx = (long *)w, w += ld;
+  W.done = (int *)w;
+  return W;
 }
 
 /* ---- fast form -------------------------------------------------------- */
 
-/* Next selected time in (prev, alpha) in units of the coarse step, or a
- * value >= 1 when there is none.  *idx tracks the fine index for finite K. */
-static double next_time(const pmm_params *p, gsl_rng *r, double prev,
-                        long *idx, int *done) {
+/* Next selected time of row r in (prev, alpha) in units of the coarse
+ * step, or a value >= 1 when there is none.  *idx tracks the fine index
+ * for finite K. */
+static double next_time(const pmm_params *p, lb_streams *r, size_t row,
+                        double prev, long *idx, int *done) {
   if (*done) return 1.0;
-  if (p->K == 0) return prev + gsl_ran_exponential(r, 1.0);
+  if (p->K == 0) return prev + lb_streams_exponential(r, row);
   if (p->option == 2) { /* exactly one index, drawn once */
     *done = 1;
-    long u = (long)gsl_rng_uniform_int(r, (unsigned long)p->K);
+    long u = (long)lb_streams_uniform_int(r, row, (unsigned long)p->K);
     return u == 0 ? 1.0 : (double)u / (double)p->K;
   }
   if (p->K == 1) return 1.0;
   /* Bernoulli(1/K) on indices 1..K-1: skip Geometric(1/K) indices. */
-  *idx += (long)gsl_ran_geometric(r, 1.0 / (double)p->K);
+  *idx += (long)lb_streams_geometric(r, row, 1.0 / (double)p->K);
   return *idx >= p->K ? 1.0 : (double)*idx / (double)p->K;
 }
 
-static long pmm_step_fast(const lb_sampler *s, const pmm_params *p,
-                          double alpha, double *y, double *work, gsl_rng *r) {
+/* Evaluate the queued midpoints and add their corrections
+ *   A_{alpha - tk - h} K G_h (b(Yhat) - b0)   (K = inf: A_{alpha-tk} alpha G'(0) (...))
+ * to acc, entry by entry in queue order (a row's midpoints in time order). */
+static void flush(const lb_sampler *s, const pmm_params *p, pmm_ws *W,
+                  size_t qn, double alpha, long *nfe) {
   const lb_dynamics *dy = &s->dyn;
   const lb_dynamics_type *T = dy->type;
-  size_t n = dy->n, d = dy->d;
-  double *y0 = work, *M = work + n, *yh = work + 2 * n, *acc = work + 3 * n;
-  double *b0 = work + 4 * n, *bk = b0 + d;
+  size_t n = W->n, d = W->d, ld = W->ld;
   double h = p->K ? alpha / (double)p->K : 0.0;
-  long nfe = 1, idx = 0;
-  int done = 0;
-
-  memcpy(y0, y, n * sizeof *y);
-  lb_dynamics_drift(dy, y0, b0);
-  memset(M, 0, n * sizeof *M);
-  memset(acc, 0, n * sizeof *acc);
-
-  double prev = 0.0; /* previous selected time, in units of alpha */
-  for (;;) {
-    double t = next_time(p, r, prev, &idx, &done);
-    if (t >= 1.0) break;
-    double seg = (t - prev) * alpha, tk = t * alpha;
-    T->apply_A(dy, seg, M);
-    T->add_noise(dy, seg, M, r);
-    /* Yhat = A_tk Y + G_tk b0 + M */
-    memcpy(yh, y0, n * sizeof *yh);
-    T->apply_A(dy, tk, yh);
-    T->add_G(dy, tk, 1.0, b0, yh);
-    for (size_t i = 0; i < n; i++) yh[i] += M[i];
-    lb_dynamics_drift(dy, yh, bk);
-    nfe++;
-    for (size_t i = 0; i < d; i++) bk[i] -= b0[i];
-    /* acc += A_{alpha - tk - h} K G_h (b_k - b0), reusing yh as scratch */
-    memset(yh, 0, n * sizeof *yh);
-    if (p->K) {
-      T->add_G(dy, h, (double)p->K, bk, yh);
-      T->apply_A(dy, alpha - tk - h, yh);
-    } else {
-      T->add_Gdot(dy, alpha, bk, yh);
-      T->apply_A(dy, alpha - tk, yh);
+  if (qn == 0) return;
+  lb_dynamics_drift(dy, qn, ld, W->qy, W->qtm, W->qb);
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j < qn; j++) W->qb[i * ld + j] -= W->qb0[i * ld + j];
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < qn; j++) W->qtmp[i * ld + j] = 0.0;
+  if (p->K) {
+    for (size_t j = 0; j < qn; j++) {
+      W->tau[j] = h;
+      W->qtk[j] = alpha - W->qtk[j] - h;
     }
-    for (size_t i = 0; i < n; i++) acc[i] += yh[i];
-    prev = t;
+    T->add_G(dy, qn, ld, W->tau, (double)p->K, W->qb, W->qtmp);
+  } else {
+    for (size_t j = 0; j < qn; j++) W->qtk[j] = alpha - W->qtk[j];
+    T->add_Gdot(dy, qn, ld, alpha, W->qb, W->qtmp);
   }
-  double seg = (1.0 - prev) * alpha;
-  T->apply_A(dy, seg, M);
-  T->add_noise(dy, seg, M, r);
-  T->apply_A(dy, alpha, y);
-  T->add_G(dy, alpha, 1.0, b0, y);
-  for (size_t i = 0; i < n; i++) y[i] += M[i] + acc[i];
-  return nfe;
+  T->apply_A(dy, qn, ld, W->qtk, W->qtmp);
+  for (size_t j = 0; j < qn; j++) {
+    size_t r = W->qrow[j];
+    nfe[r]++;
+    for (size_t i = 0; i < n; i++) W->acc[i * ld + r] += W->qtmp[i * ld + j];
+  }
+}
+
+static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
+                          const lb_block *blk, double alpha, double t,
+                          double *y, long *nfe, double *work) {
+  const lb_dynamics *dy = &s->dyn;
+  const lb_dynamics_type *T = dy->type;
+  size_t B = blk->B, ld = blk->ld;
+  pmm_ws W = carve(s, ld, work);
+  size_t n = W.n, d = W.d;
+
+  for (size_t i = 0; i < n * ld; i++) {
+    W.y0[i] = y[i];
+    W.M[i] = 0.0;
+    W.acc[i] = 0.0;
+  }
+  for (size_t r = 0; r < B; r++) {
+    W.tm[r] = t;
+    nfe[r] = 1;
+    W.prev[r] = 0.0; /* previous selected time, in units of alpha */
+    W.ridx[r] = 0;
+    W.done[r] = 0;
+  }
+  lb_dynamics_drift(dy, B, ld, W.y0, W.tm, W.b0);
+
+  /* rounds: in round k every row still drawing draws its k-th time */
+  size_t live = B, qn = 0;
+  for (size_t r = 0; r < B; r++) W.idx[r] = r;
+  while (live > 0) {
+    size_t cnt = 0;
+    for (size_t j = 0; j < live; j++) {
+      size_t r = W.idx[j];
+      double tt = next_time(p, blk->r, r, W.prev[r], &W.ridx[r], &W.done[r]);
+      if (tt >= 1.0) continue; /* row r has all its midpoints */
+      W.idx[cnt] = r;
+      W.seg[cnt] = (tt - W.prev[r]) * alpha;
+      W.tk[cnt] = tt * alpha;
+      W.prev[r] = tt;
+      cnt++;
+    }
+    live = cnt;
+    if (cnt == 0) break;
+    /* M_k = A_seg M_{k-1} + Gamma_seg W_k on the active rows, compacted */
+    lb_block_gather(n, W.M, ld, W.idx, cnt, W.cM, ld);
+    T->apply_A(dy, cnt, ld, W.seg, W.cM);
+    lb_streams_gauss(blk->rz, n, cnt, W.idx, ld, W.z);
+    T->add_noise(dy, cnt, ld, W.seg, W.z, W.cM);
+    lb_block_scatter(n, W.cM, ld, W.idx, cnt, W.M, ld);
+    /* Yhat_k = A_tk Y + G_tk b0 + M_k, appended to the queue */
+    if (qn + cnt > ld) {
+      flush(s, p, &W, qn, alpha, nfe);
+      qn = 0;
+    }
+    double *qy = W.qy + qn, *qb0 = W.qb0 + qn;
+    lb_block_gather(n, W.y0, ld, W.idx, cnt, qy, ld);
+    lb_block_gather(d, W.b0, ld, W.idx, cnt, qb0, ld);
+    T->apply_A(dy, cnt, ld, W.tk, qy);
+    T->add_G(dy, cnt, ld, W.tk, 1.0, qb0, qy);
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < cnt; j++) qy[i * ld + j] += W.cM[i * ld + j];
+    for (size_t j = 0; j < cnt; j++) {
+      W.qrow[qn + j] = W.idx[j];
+      W.qtk[qn + j] = W.tk[j];
+      W.qtm[qn + j] = t + W.tk[j];
+    }
+    qn += cnt;
+  }
+  flush(s, p, &W, qn, alpha, nfe);
+
+  /* the last segment, then Y' = A_alpha Y + G_alpha b0 + M + acc */
+  for (size_t r = 0; r < B; r++) {
+    W.seg[r] = (1.0 - W.prev[r]) * alpha;
+    W.tau[r] = alpha;
+  }
+  T->apply_A(dy, B, ld, W.seg, W.M);
+  lb_streams_gauss(blk->rz, n, B, NULL, ld, W.z);
+  T->add_noise(dy, B, ld, W.seg, W.z, W.M);
+  T->apply_A(dy, B, ld, W.tau, y);
+  T->add_G(dy, B, ld, W.tau, 1.0, W.b0, y);
+  for (size_t i = 0; i < n; i++)
+    for (size_t r = 0; r < B; r++) {
+      size_t k = i * ld + r;
+      y[k] += W.M[k] + W.acc[k];
+    }
 }
 
 /* ---- fine form -------------------------------------------------------- */
 
-/* H_i and u come from r, the Z_i from rz (rz = r when not coupled). */
-static long pmm_step_fine(const lb_sampler *s, const pmm_params *p,
-                          double alpha, double *y, double *work, gsl_rng *r,
-                          gsl_rng *rz) {
+/* H_i and u come from blk->r, the Z_i from blk->rz (the same streams when
+ * not coupled). */
+static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
+                          const lb_block *blk, double alpha, double t,
+                          double *y, long *nfe, double *work) {
   const lb_dynamics *dy = &s->dyn;
   const lb_dynamics_type *T = dy->type;
-  size_t n = dy->n, d = dy->d;
-  double *yh = work, *z = work + n, *c = work + 2 * n;
-  double *b0 = work + 4 * n, *bk = b0 + d;
-  long K = p->K, nfe = 1;
+  size_t B = blk->B, ld = blk->ld;
+  pmm_ws W = carve(s, ld, work);
+  size_t n = W.n, d = W.d;
+  long K = p->K;
   double h = alpha / (double)K;
-  long u = p->option == 2 ? (long)gsl_rng_uniform_int(r, (unsigned long)K) : -1;
+  double *yh = W.y0, *c = W.qb0, *cy = W.qy, *bk = W.qb;
 
-  lb_dynamics_drift(dy, y, b0);
-  memcpy(yh, y, n * sizeof *yh);
+  for (size_t r = 0; r < B; r++) {
+    W.tm[r] = t;
+    W.tau[r] = h;
+    nfe[r] = 1;
+    W.ridx[r] = p->option == 2 ? (long)lb_streams_uniform_int(
+                                     blk->r, r, (unsigned long)K)
+                               : -1;
+  }
+  lb_dynamics_drift(dy, B, ld, y, W.tm, W.b0);
+  for (size_t i = 0; i < n * ld; i++) yh[i] = y[i];
   for (long i = 0; i < K; i++) {
-    int H = p->option == 2 ? (i == u) : (gsl_rng_uniform(r) < 1.0 / (double)K);
-    for (size_t j = 0; j < n; j++) z[j] = gsl_ran_gaussian_ziggurat(rz, 1.0);
+    size_t cnt = 0;
+    for (size_t r = 0; r < B; r++) {
+      int H = p->option == 2 ? (i == W.ridx[r])
+                             : (lb_streams_uniform(blk->r, r) < 1.0 / (double)K);
+      if (H && i > 0) W.idx[cnt++] = r;
+    }
+    lb_streams_gauss(blk->rz, n, B, NULL, ld, W.z);
     /* drift used by the refined iterate: b0 + K H (b(Yhat_i) - b0) */
-    memcpy(c, b0, d * sizeof *c);
-    if (H && i > 0) {
-      lb_dynamics_drift(dy, yh, bk);
-      nfe++;
-      for (size_t j = 0; j < d; j++) c[j] += (double)K * (bk[j] - b0[j]);
+    for (size_t k = 0; k < d * ld; k++) c[k] = W.b0[k];
+    if (cnt) {
+      lb_block_gather(n, yh, ld, W.idx, cnt, cy, ld);
+      for (size_t j = 0; j < cnt; j++) {
+        W.qtm[j] = t + (double)i * h;
+        nfe[W.idx[j]]++;
+      }
+      lb_dynamics_drift(dy, cnt, ld, cy, W.qtm, bk);
+      for (size_t q = 0; q < d; q++)
+        for (size_t j = 0; j < cnt; j++) {
+          size_t r = W.idx[j];
+          c[q * ld + r] += (double)K * (bk[q * ld + j] - W.b0[q * ld + r]);
+        }
     }
     /* refined iterate */
-    T->apply_A(dy, h, y);
-    T->add_G(dy, h, 1.0, c, y);
-    T->add_noise_z(dy, h, z, y);
+    T->apply_A(dy, B, ld, W.tau, y);
+    T->add_G(dy, B, ld, W.tau, 1.0, c, y);
+    T->add_noise(dy, B, ld, W.tau, W.z, y);
     /* interpolation, same Z_i */
-    T->apply_A(dy, h, yh);
-    T->add_G(dy, h, 1.0, b0, yh);
-    T->add_noise_z(dy, h, z, yh);
+    T->apply_A(dy, B, ld, W.tau, yh);
+    T->add_G(dy, B, ld, W.tau, 1.0, W.b0, yh);
+    T->add_noise(dy, B, ld, W.tau, W.z, yh);
   }
-  return nfe;
 }
 
-static long pmm_step(const lb_sampler *s, double alpha, double *y,
-                     double *work, gsl_rng *r) {
+static void pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
+                     double t, double *y, long *nfe, double *work) {
   const pmm_params *p = s->state;
-  return p->fine ? pmm_step_fine(s, p, alpha, y, work, r, r)
-                 : pmm_step_fast(s, p, alpha, y, work, r);
+  if (p->fine)
+    pmm_step_fine(s, p, blk, alpha, t, y, nfe, work);
+  else
+    pmm_step_fast(s, p, blk, alpha, t, y, nfe, work);
 }
 
 /* Coupled with fine LMC: the literal form, whatever impl says (O(K)). */
-static long pmm_step_coupled(const lb_sampler *s, double alpha, double *y,
-                             double *work, gsl_rng *r_ctl, gsl_rng *r_noise) {
-  const pmm_params *p = s->state;
-  return pmm_step_fine(s, p, alpha, y, work, r_ctl, r_noise);
+static void pmm_step_coupled(const lb_sampler *s, const lb_block *blk,
+                             double alpha, double t, double *y, long *nfe,
+                             double *work) {
+  pmm_step_fine(s, s->state, blk, alpha, t, y, nfe, work);
 }
 
 static long pmm_fine_steps(const lb_sampler *s) {

@@ -3,31 +3,48 @@
  *     X_mid = X - u h grad F(X) + sqrt(2 u h) Z1
  *     X'    = X - h grad F(X_mid) + sqrt(2 u h) Z1 + sqrt(2 (1-u) h) Z2
  * The full step's Brownian increment contains the midpoint's: one path.
- * Cost per step: two drift evaluations, 2d Gaussians, O(d) arithmetic.
+ * Each row draws u, then Z1, then Z2 from its own stream.
+ * Cost per step and chain: two drift evaluations (two block calls), 2d
+ * Gaussians, O(d) arithmetic.
  * GPL-3.0-or-later. */
-#include <gsl/gsl_randist.h>
 #include <math.h>
 
 #include "sampler.h"
 
-static size_t rlmc_work(const lb_sampler *s) { return 3 * s->dyn.d; }
+/* work: g, mid, w1, z (d x ld each), u, s1, s2, t (ld each) */
+static size_t rlmc_work(const lb_sampler *s, size_t ld) {
+  return (4 * s->dyn.d + 4) * ld;
+}
 
-static long rlmc_step(const lb_sampler *s, double h, double *x, double *work,
-                      gsl_rng *r) {
+static void rlmc_step(const lb_sampler *s, const lb_block *blk, double h,
+                      double t, double *x, long *nfe, double *work) {
   const lb_dynamics *dy = &s->dyn;
-  size_t d = dy->d;
-  double *g = work, *mid = work + d, *w1 = work + 2 * d;
-  double u = gsl_rng_uniform(r);
-  double s1 = sqrt(2.0 * u * h), s2 = sqrt(2.0 * (1.0 - u) * h);
-  lb_dynamics_drift(dy, x, g); /* g = -grad F(X) */
-  for (size_t i = 0; i < d; i++) {
-    w1[i] = s1 * gsl_ran_gaussian_ziggurat(r, 1.0);
-    mid[i] = x[i] + u * h * g[i] + w1[i];
+  size_t d = dy->d, B = blk->B, ld = blk->ld;
+  double *g = work, *mid = g + d * ld, *w1 = mid + d * ld, *z = w1 + d * ld;
+  double *u = z + d * ld, *s1 = u + ld, *s2 = s1 + ld, *tm = s2 + ld;
+  for (size_t r = 0; r < B; r++) {
+    u[r] = lb_streams_uniform(blk->r, r);
+    s1[r] = sqrt(2.0 * u[r] * h);
+    s2[r] = sqrt(2.0 * (1.0 - u[r]) * h);
+    tm[r] = t;
+    nfe[r] = 2;
   }
-  lb_dynamics_drift(dy, mid, g);
+  lb_dynamics_drift(dy, B, ld, x, tm, g); /* g = -grad F(X) */
+  lb_streams_gauss(blk->r, d, B, NULL, ld, z);
   for (size_t i = 0; i < d; i++)
-    x[i] += h * g[i] + w1[i] + s2 * gsl_ran_gaussian_ziggurat(r, 1.0);
-  return 2;
+    for (size_t r = 0; r < B; r++) {
+      size_t k = i * ld + r;
+      w1[k] = s1[r] * z[k];
+      mid[k] = x[k] + u[r] * h * g[k] + w1[k];
+    }
+  for (size_t r = 0; r < B; r++) tm[r] = t + u[r] * h;
+  lb_dynamics_drift(dy, B, ld, mid, tm, g);
+  lb_streams_gauss(blk->r, d, B, NULL, ld, z);
+  for (size_t i = 0; i < d; i++)
+    for (size_t r = 0; r < B; r++) {
+      size_t k = i * ld + r;
+      x[k] += h * g[k] + w1[k] + s2[r] * z[k];
+    }
 }
 
 /* Gaussian target, precision l (derivation in the README):

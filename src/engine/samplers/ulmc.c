@@ -7,25 +7,29 @@
 
 #include "sampler.h"
 
-static size_t ulmc_work(const lb_sampler *s) { return s->dyn.d; }
-
-static long ulmc_step(const lb_sampler *s, double h, double *y, double *work,
-                      gsl_rng *r) {
-  const lb_dynamics *dy = &s->dyn;
-  double *b = work;
-  lb_dynamics_drift(dy, y, b);
-  dy->type->apply_A(dy, h, y);
-  dy->type->add_G(dy, h, 1.0, b, y);
-  dy->type->add_noise(dy, h, y, r);
-  return 1;
+/* work: b (d x ld), z (n x ld), tau and t (ld each) */
+static size_t ulmc_work(const lb_sampler *s, size_t ld) {
+  return (s->dyn.d + s->dyn.n + 2) * ld;
 }
 
-/* Coupled: the 2d Gaussians of the step come from r_noise, in the order
- * of the dynamics' add_noise (pairs per coordinate). */
-static long ulmc_step_coupled(const lb_sampler *s, double h, double *y,
-                              double *work, gsl_rng *r_ctl, gsl_rng *r_noise) {
-  (void)r_ctl;
-  return ulmc_step(s, h, y, work, r_noise);
+/* The 2d normals of a row come from blk->rz (coupled mode: the shared
+ * path), in the pair order of the dynamics' add_noise. */
+static void ulmc_step(const lb_sampler *s, const lb_block *blk, double h,
+                      double t, double *y, long *nfe, double *work) {
+  const lb_dynamics *dy = &s->dyn;
+  size_t B = blk->B, ld = blk->ld;
+  double *b = work, *z = b + dy->d * ld, *tau = z + dy->n * ld,
+         *tm = tau + ld;
+  for (size_t r = 0; r < B; r++) {
+    tau[r] = h;
+    tm[r] = t;
+    nfe[r] = 1;
+  }
+  lb_dynamics_drift(dy, B, ld, y, tm, b);
+  lb_streams_gauss(blk->rz, dy->n, B, NULL, ld, z);
+  dy->type->apply_A(dy, B, ld, tau, y);
+  dy->type->add_G(dy, B, ld, tau, 1.0, b, y);
+  dy->type->add_noise(dy, B, ld, tau, z, y);
 }
 
 /* Gaussian target, precision l: b = -l u, so per coordinate
@@ -57,5 +61,5 @@ const lb_sampler_type lb_sampler_ulmc = {
     .dynamics = &lb_dynamics_underdamped,
     .work_size = ulmc_work,
     .step = ulmc_step,
-    .step_coupled = ulmc_step_coupled,
+    .step_coupled = ulmc_step,
     .gauss_law2 = ulmc_gauss_law2};

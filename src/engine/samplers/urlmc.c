@@ -32,40 +32,55 @@
  * Written against the dynamics interface: on overdamped Langevin (A = I,
  * G_t = t, G'(0) = I) the same lines are rlmc.
  * Cost per step: two drift evaluations, 4d Gaussians, O(d) arithmetic. */
-#include <gsl/gsl_randist.h>
 #include <string.h>
 
 #include "sampler.h"
 #include "udlaw.h"
 
-static size_t urlmc_work(const lb_sampler *s) {
-  return 3 * s->dyn.n + 2 * s->dyn.d;
+/* work: W, ym, kick, z (n x ld each), b0, bm (d x ld each), a, t, delta,
+ * h, time (ld each) */
+static size_t urlmc_work(const lb_sampler *s, size_t ld) {
+  return (4 * s->dyn.n + 2 * s->dyn.d + 5) * ld;
 }
 
-static long urlmc_step(const lb_sampler *s, double h, double *y, double *work,
-                       gsl_rng *r) {
+/* Row r draws a from blk->r, then its 2n normals (W_t, then the rest of
+ * the path) from blk->rz. */
+static void urlmc_step(const lb_sampler *s, const lb_block *blk, double h,
+                       double t0, double *y, long *nfe, double *work) {
   const lb_dynamics *dy = &s->dyn;
   const lb_dynamics_type *T = dy->type;
-  size_t n = dy->n, d = dy->d;
-  double *W = work, *ym = work + n, *kick = work + 2 * n;
-  double *b0 = work + 3 * n, *bm = b0 + d;
-  double a = gsl_rng_uniform(r), t = a * h, delta = h - t;
-  lb_dynamics_drift(dy, y, b0);
-  memset(W, 0, n * sizeof *W);
-  T->add_noise(dy, t, W, r); /* W_t */
-  memcpy(ym, y, n * sizeof *ym);
-  T->apply_A(dy, t, ym);
-  T->add_G(dy, t, 1.0, b0, ym);
-  for (size_t i = 0; i < n; i++) ym[i] += W[i];
-  lb_dynamics_drift(dy, ym, bm);
-  T->apply_A(dy, delta, W);
-  T->add_noise(dy, delta, W, r); /* W_h on the same path */
-  memset(kick, 0, n * sizeof *kick);
-  T->add_Gdot(dy, h, bm, kick);
-  T->apply_A(dy, delta, kick); /* h A_delta G'(0) b(U_mid) */
-  T->apply_A(dy, h, y);
-  for (size_t i = 0; i < n; i++) y[i] += W[i] + kick[i];
-  return 2;
+  size_t n = dy->n, d = dy->d, B = blk->B, ld = blk->ld;
+  double *W = work, *ym = W + n * ld, *kick = ym + n * ld, *z = kick + n * ld;
+  double *b0 = z + n * ld, *bm = b0 + d * ld;
+  double *t = bm + d * ld, *delta = t + ld, *hh = delta + ld, *tm = hh + ld;
+  for (size_t r = 0; r < B; r++) {
+    double a = lb_streams_uniform(blk->r, r);
+    t[r] = a * h;
+    delta[r] = h - t[r];
+    hh[r] = h;
+    tm[r] = t0;
+    nfe[r] = 2;
+  }
+  lb_dynamics_drift(dy, B, ld, y, tm, b0);
+  for (size_t k = 0; k < n * ld; k++) {
+    W[k] = 0.0;
+    kick[k] = 0.0;
+    ym[k] = y[k];
+  }
+  lb_streams_gauss(blk->rz, n, B, NULL, ld, z);
+  T->add_noise(dy, B, ld, t, z, W); /* W_t */
+  T->apply_A(dy, B, ld, t, ym);
+  T->add_G(dy, B, ld, t, 1.0, b0, ym);
+  for (size_t k = 0; k < n * ld; k++) ym[k] += W[k];
+  for (size_t r = 0; r < B; r++) tm[r] = t0 + t[r];
+  lb_dynamics_drift(dy, B, ld, ym, tm, bm);
+  T->apply_A(dy, B, ld, delta, W);
+  lb_streams_gauss(blk->rz, n, B, NULL, ld, z);
+  T->add_noise(dy, B, ld, delta, z, W); /* W_h on the same path */
+  T->add_Gdot(dy, B, ld, h, bm, kick);
+  T->apply_A(dy, B, ld, delta, kick); /* h A_delta G'(0) b(U_mid) */
+  T->apply_A(dy, B, ld, hh, y);
+  for (size_t k = 0; k < n * ld; k++) y[k] += W[k] + kick[k];
 }
 
 /* Exact law on a Gaussian target, precision l (b = -l u), given a:
