@@ -12,6 +12,7 @@ int lb_cmd_exact(int argc, char **argv);
 int lb_cmd_run(int argc, char **argv);
 int lb_cmd_export(int argc, char **argv);
 int lb_cmd_diffuse(int argc, char **argv);
+int lb_cmd_train(int argc, char **argv);
 
 /* Shared by commands: print "langbench CMD: MSG" and return 2. */
 int lb_usage_error(const char *cmd, const char *fmt, ...)

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"export", lb_cmd_export, "tidy CSV and rate fits of an experiment"},
     {"metrics", lb_cmd_metrics, "distances to the target, error bars, noise floors"},
     {"diffuse", lb_cmd_diffuse, "reverse-diffusion samples of a model into HDF5"},
+    {"train", lb_cmd_train, "train a noise-prediction MLP (DDPM) into HDF5"},
     {"exact", lb_cmd_exact, "exact laws of linear samplers on Gaussian targets"},
     {NULL, NULL, NULL},
 };

@@ -52,6 +52,10 @@ void lb_mlp_init_params(const lb_mlp_arch *a, gsl_rng *r, double *theta) {
   }
 }
 
+/* OpenBLAS runs its dgemm on one thread: the callers parallelise over
+ * chunks of rows themselves (and call from several threads at once). */
+void lb_mlp_blas_serial(void) { openblas_set_num_threads(1); }
+
 /* ---- forward ------------------------------------------------------------ */
 
 /* Z = W H + b 1^T for layer l: H is in x B (leading dimension ldh), Z is

@@ -63,6 +63,9 @@ void lb_mlp_embed(double s, double *out, size_t stride);
  * [-1/sqrt(in_l), 1/sqrt(in_l)], drawn in buffer order from r. */
 void lb_mlp_init_params(const lb_mlp_arch *a, gsl_rng *r, double *theta);
 
+/* Make OpenBLAS single-threaded (called before any dgemm here). */
+void lb_mlp_blas_serial(void);
+
 /* ---- forward / backward ----------------------------------------------- */
 
 /* Doubles of work for lb_mlp_forward on B rows. */
