@@ -12,7 +12,12 @@
  * n = 2000, and the speed-up of sw2 and kl knn (OpenMP over projections /
  * queries; the numbers do not depend on the thread count) at the largest
  * size on all threads.  Each timing is the best of 3 (1 for the largest
- * sizes). */
+ * sizes).
+ *
+ * Then the full evaluation (estimate + SE + floor, as a sweep runs it) of
+ * every metric the experiments use by default, at 1e5 and 1e6 chains of
+ * ring8 (d = 2), on all threads: the metrics must keep up with the
+ * samplers at these chain counts (issue 9). */
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <omp.h>
@@ -86,6 +91,52 @@ static void pair(const char *name, kernel_fn f, size_t n1, size_t n2, size_t d,
          v2);
 }
 
+/* Full lb_metric_eval of each default metric at 1e5 and 1e6 chains. */
+static void bench_metrics_full(int threads) {
+  static const char *const list[] = {"mean_err", "cov_err", "w2_marg",
+                                     "modes",    "kl",      "tv",
+                                     "sw2",      "mmd",     NULL};
+  lb_target *t = NULL;
+  lb_err e;
+  if (lb_target_alloc("gmm:preset=ring8", &t, &e)) return;
+  printf("metrics: full evaluation (estimate + SE + floor), ring8 d=2, %d "
+         "threads\n",
+         threads);
+  const size_t sizes[2] = {100000, 1000000};
+  double *x[2];
+  for (int s = 0; s < 2; s++) {
+    gsl_rng *r = lb_rng_alloc();
+    lb_rng_seed(r, 7, 0, 0);
+    x[s] = malloc(sizes[s] * 2 * sizeof(double));
+    if (!x[s]) abort();
+    for (size_t i = 0; i < sizes[s]; i++) {
+      t->type->sample(t->state, r, x[s] + 2 * i);
+      x[s][2 * i] += 0.01; /* a small bias */
+    }
+    gsl_rng_free(r);
+  }
+  for (size_t k = 0; list[k]; k++) {
+    double dt[2];
+    for (int s = 0; s < 2; s++) {
+      lb_metric *m = NULL;
+      lb_metric_result res;
+      if (lb_metric_alloc(list[k], t, &m, &e)) {
+        dt[s] = NAN;
+        continue;
+      }
+      double t0 = bench_now();
+      lb_metric_eval(m, x[s], sizes[s], 1, 0, &res, &e);
+      dt[s] = bench_now() - t0;
+      lb_metric_free(m);
+    }
+    printf("  %-10s n=1e5 %7.3f s   n=1e6 %7.3f s   ratio %5.1f\n", list[k],
+           dt[0], dt[1], dt[1] / dt[0]);
+  }
+  free(x[0]);
+  free(x[1]);
+  lb_target_free(t);
+}
+
 void bench_metrics(void) {
   int threads = omp_get_max_threads();
   omp_set_num_threads(1);
@@ -137,5 +188,6 @@ void bench_metrics(void) {
   }
   lb_target_free(t);
   omp_set_num_threads(threads);
+  bench_metrics_full(threads);
   printf("\n");
 }

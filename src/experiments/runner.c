@@ -277,7 +277,12 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
      * do not depend on the thread count. */
     lb_metric_result *res = lb_xcalloc(R * (nm ? nm : 1), sizeof *res);
     size_t *nfin = lb_xcalloc(R, sizeof *nfin);
-#pragma omp parallel num_threads(threads)
+    /* Fewer records than threads: one record at a time, and the metrics'
+     * own parallel loops (bootstrap replicates, projections) get the
+     * threads instead. */
+    int outer = R >= (size_t)threads ? threads : 1, saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+#pragma omp parallel num_threads(outer)
     {
       lb_metric **tm = NULL;
       size_t tn = 0;
@@ -295,6 +300,7 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
       for (size_t j = 0; j < tn; j++) lb_metric_free(tm[j]);
       free(tm);
     }
+    omp_set_num_threads(saved);
     for (size_t k = 0; k < R; k++) {
       size_t n = nfin[k];
       double time = (double)run.trajectory_step[k] * cl->step;

@@ -47,7 +47,7 @@ typedef struct {
   size_t *cell; /* [n] flattened lower-left node */
   double *frac; /* [n x d] */
   double *q;    /* smoothed target masses */
-  double *p, *tmp;
+  double *tmp;  /* scratch of prepare (value() allocates its own) */
   int spread; /* the sample's spread overflows (diverging chains): +inf */
 } grid_ws;
 
@@ -161,7 +161,6 @@ static void *grid_prepare(const lb_metric *m, const double *x, size_t n) {
   }
   /* The smoothed target. */
   g->q = lb_xcalloc(g->ncell, sizeof(double));
-  g->p = lb_xcalloc(g->ncell, sizeof(double));
   g->tmp = lb_xcalloc(g->ncell, sizeof(double));
   double node[2];
   for (size_t a = 0; a < g->G[0]; a++) {
@@ -181,36 +180,41 @@ static double grid_value(const lb_metric *m, void *vws, const unsigned *w) {
   /* all mass off any grid around the target: KL infinite, TV 1 */
   if (g->spread) return m->ipar[I_WHAT] == WHAT_KL ? HUGE_VAL : 1.0;
   const size_t d = g->d, G1 = g->G[1];
-  memset(g->p, 0, g->ncell * sizeof(double));
+  double *p = lb_xcalloc(g->ncell, sizeof(double));
+  double *tmp = lb_xcalloc(g->ncell, sizeof(double));
   for (size_t i = 0; i < g->n; i++) {
     double wi = w ? (double)w[i] : 1.0;
     if (wi == 0) continue;
     size_t c = g->cell[i];
     double f0 = g->frac[i * d];
     if (d == 1) {
-      g->p[c] += wi * (1 - f0);
-      g->p[c + 1] += wi * f0;
+      p[c] += wi * (1 - f0);
+      p[c + 1] += wi * f0;
     } else {
       double f1 = g->frac[i * d + 1];
-      g->p[c] += wi * (1 - f0) * (1 - f1);
-      g->p[c + 1] += wi * (1 - f0) * f1;
-      g->p[c + G1] += wi * f0 * (1 - f1);
-      g->p[c + G1 + 1] += wi * f0 * f1;
+      p[c] += wi * (1 - f0) * (1 - f1);
+      p[c + 1] += wi * (1 - f0) * f1;
+      p[c + G1] += wi * f0 * (1 - f1);
+      p[c + G1 + 1] += wi * f0 * f1;
     }
   }
-  smooth(g, g->p, g->tmp);
-  normalise(g->p, g->ncell);
+  smooth(g, p, tmp);
+  normalise(p, g->ncell);
   double r = 0;
   if (m->ipar[I_WHAT] == WHAT_KL) {
     for (size_t c = 0; c < g->ncell; c++)
-      if (g->p[c] > 0) {
+      if (p[c] > 0) {
         double q = g->q[c] > 1e-300 ? g->q[c] : 1e-300;
-        r += g->p[c] * log(g->p[c] / q);
+        r += p[c] * log(p[c] / q);
       }
-    return r > 0 ? r : 0;
+    r = r > 0 ? r : 0;
+  } else {
+    for (size_t c = 0; c < g->ncell; c++) r += fabs(p[c] - g->q[c]);
+    r *= 0.5;
   }
-  for (size_t c = 0; c < g->ncell; c++) r += fabs(g->p[c] - g->q[c]);
-  return 0.5 * r;
+  free(p);
+  free(tmp);
+  return r;
 }
 
 static void grid_release(void *vws) {
@@ -220,7 +224,6 @@ static void grid_release(void *vws) {
   free(g->cell);
   free(g->frac);
   free(g->q);
-  free(g->p);
   free(g->tmp);
   free(g);
 }

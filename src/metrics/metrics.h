@@ -93,6 +93,12 @@ enum {
   LB_MSUB_SUB = 5,     /* subsampling above max */
   LB_MSUB_BATCH = 256  /* + b: projections of batch b */
 };
+/* + b: the resampling counts of bootstrap replicate b (each replicate has
+ * its own substream, so replicates run in parallel and the numbers do not
+ * depend on the thread count). */
+#define LB_MSUB_BOOTREP (1ULL << 32)
+/* Chains per block of the bootstrap count generator (a power of two). */
+#define LB_BOOT_BLOCK 4096 /* = 2^12, see lb_boot_counts */
 
 #define LB_METRIC_NPAR 8
 
@@ -123,6 +129,12 @@ typedef struct {
   void (*reference)(lb_metric *m, const double *y, size_t n);
   double (*compare)(const lb_metric *m, const double *x, const double *y,
                     size_t n, size_t nbatch, gsl_rng *r);
+  /* Optional: compare(x, y) and compare(x2, y) at once, with r in the
+   * same state for both (the estimate and the floor share the reference
+   * y and the random directions, so a family can reuse work on y). */
+  void (*compare_pair)(const lb_metric *m, const double *x, const double *x2,
+                       const double *y, size_t n, gsl_rng *r, double *v,
+                       double *v2);
 } lb_metric_type;
 
 struct lb_metric {
@@ -137,6 +149,11 @@ struct lb_metric {
   long ipar[LB_METRIC_NPAR];
   FILE *msg;      /* one-line notes (subsampling, duplicates); NULL: silent */
   unsigned noted; /* notes already printed (each is printed once) */
+  /* A family's cache of sample-independent constants (w2_marg: the
+   * quantile-interval constants of the last sample size), kept between
+   * evaluations; freed by lb_metric_free with cache_free. */
+  void *cache;
+  void (*cache_free)(void *cache);
 };
 
 /* init() of the reference-free families without parameters of their own:
@@ -171,6 +188,11 @@ extern const char *const lb_metric_default_list;
  * n < 2 gives NaN numbers.  Returns LB_OK (runtime failures abort). */
 int lb_metric_eval(lb_metric *m, const double *x, size_t n, uint64_t seed,
                    uint64_t set, lb_metric_result *out, lb_err *e);
+
+/* Bootstrap resampling counts w[n] ~ Multinomial(n; 1/n, ..., 1/n) drawn
+ * from r (registry.c); pb and nb are scratch of ceil(n / LB_BOOT_BLOCK). */
+void lb_boot_counts(gsl_rng *r, size_t n, unsigned *w, double *pb,
+                    unsigned *nb);
 
 /* Print a note once per (metric, key bit) on m->msg. */
 void lb_metric_note(lb_metric *m, unsigned key, const char *fmt, ...)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+
 #include "metrics.h"
 #include "rng.h"
 
@@ -103,7 +105,10 @@ int lb_metric_alloc(const char *text, const lb_target *t, lb_metric **out,
   return LB_OK;
 }
 
-void lb_metric_free(lb_metric *m) { free(m); }
+void lb_metric_free(lb_metric *m) {
+  if (m && m->cache && m->cache_free) m->cache_free(m->cache);
+  free(m);
+}
 
 static int push(const char *spec, const lb_target *t, lb_metric ***ms,
                 size_t *count, lb_err *e) {
@@ -227,6 +232,60 @@ static double sd(const double *v, size_t n) {
   return sqrt(ss / (double)(n - 1));
 }
 
+/* splitmix64 (Steele, Lea & Flood 2014): the within-block indices of the
+ * bootstrap counts, seeded from the replicate's Philox stream.  Not a
+ * stream of the run: only the resampling of one replicate. */
+static inline uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* Multinomial(n; 1/n, ..., 1/n) resampling counts in O(n) with local
+ * memory traffic: the chains are cut into blocks of LB_BOOT_BLOCK = 2^12
+ * (the counts of a block stay in L1); the block totals are one
+ * multinomial draw over the blocks (sequential binomials, gsl, from r),
+ * and each block's total is spread over its chains by uniform draws: five
+ * 12-bit indices per 64-bit splitmix64 output for a full block, Lemire's
+ * rejection method on 32-bit halves for the last, shorter one.  The law
+ * is exactly that of n draws with replacement.  pb, nb: scratch of
+ * ceil(n / LB_BOOT_BLOCK). */
+void lb_boot_counts(gsl_rng *r, size_t n, unsigned *w, double *pb,
+                    unsigned *nb) {
+  enum { SHIFT = 12 };
+  const size_t S = LB_BOOT_BLOCK, K = (n + S - 1) / S;
+  for (size_t k = 0; k < K; k++)
+    pb[k] = (double)(k + 1 < K ? S : n - (K - 1) * S);
+  gsl_ran_multinomial(r, K, (unsigned)n, pb, nb);
+  uint64_t st = ((uint64_t)gsl_rng_get(r) << 32) | gsl_rng_get(r);
+  memset(w, 0, n * sizeof *w);
+  for (size_t k = 0; k < K; k++) {
+    unsigned *wk = w + k * S;
+    const size_t len = k + 1 < K ? S : n - (K - 1) * S;
+    unsigned j = 0;
+    if (len == S) {
+      for (; j + 5 <= nb[k]; j += 5) {
+        uint64_t u = splitmix64(&st);
+        wk[u & (S - 1)]++;
+        wk[(u >> 12) & (S - 1)]++;
+        wk[(u >> 24) & (S - 1)]++;
+        wk[(u >> 36) & (S - 1)]++;
+        wk[(u >> 48) & (S - 1)]++;
+      }
+      for (; j < nb[k]; j++) wk[splitmix64(&st) >> (64 - SHIFT)]++;
+    } else {
+      const uint32_t L = (uint32_t)len, thr = (uint32_t)(-L) % L;
+      for (; j < nb[k]; j++) {
+        uint64_t mlt;
+        do mlt = (splitmix64(&st) >> 32) * L;
+        while ((uint32_t)mlt < thr);
+        wk[mlt >> 32]++;
+      }
+    }
+  }
+}
+
 int lb_metric_eval(lb_metric *m, const double *x, size_t n, uint64_t seed,
                    uint64_t set, lb_metric_result *out, lb_err *e) {
   (void)e;
@@ -267,15 +326,26 @@ int lb_metric_eval(lb_metric *m, const double *x, size_t n, uint64_t seed,
   if (m->se_method == LB_SE_BOOTSTRAP) {
     void *ws = m->type->prepare(m, x, n);
     out->estimate = m->type->value(m, ws, NULL);
-    unsigned *w = lb_xcalloc(n, sizeof *w);
-    lb_rng_seed(r, seed, stream, LB_MSUB_BOOT);
-    for (long b = 0; b < m->reps; b++) {
-      memset(w, 0, n * sizeof *w);
-      for (size_t i = 0; i < n; i++) w[gsl_rng_uniform_int(r, n)]++;
-      v[b] = m->type->value(m, ws, w);
+    const long B = m->reps;
+#pragma omp parallel
+    {
+      gsl_rng *rb = lb_rng_alloc();
+      unsigned *w = lb_xcalloc(n, sizeof *w);
+      size_t nblk = (n + LB_BOOT_BLOCK - 1) / LB_BOOT_BLOCK;
+      double *pb = lb_xcalloc(nblk, sizeof *pb);
+      unsigned *nb = lb_xcalloc(nblk, sizeof *nb);
+#pragma omp for schedule(dynamic, 1)
+      for (long b = 0; b < B; b++) {
+        lb_rng_seed(rb, seed, stream, LB_MSUB_BOOTREP + (uint64_t)b);
+        lb_boot_counts(rb, n, w, pb, nb);
+        v[b] = m->type->value(m, ws, w);
+      }
+      free(nb);
+      free(pb);
+      free(w);
+      gsl_rng_free(rb);
     }
-    out->se = sd(v, (size_t)m->reps);
-    free(w);
+    out->se = sd(v, (size_t)B);
     m->type->release(ws);
     ws = m->type->prepare(m, y2, n);
     out->floor = m->type->value(m, ws, NULL);
@@ -285,9 +355,13 @@ int lb_metric_eval(lb_metric *m, const double *x, size_t n, uint64_t seed,
     double *y1 = exact_sample(t, n, r);
     if (m->type->reference) m->type->reference(m, y1, n);
     lb_rng_seed(r, seed, stream, LB_MSUB_PROJ);
-    out->estimate = m->type->compare(m, x, y1, n, 1, r);
-    lb_rng_seed(r, seed, stream, LB_MSUB_PROJ);
-    out->floor = m->type->compare(m, y2, y1, n, 1, r);
+    if (m->type->compare_pair) {
+      m->type->compare_pair(m, x, y2, y1, n, r, &out->estimate, &out->floor);
+    } else {
+      out->estimate = m->type->compare(m, x, y1, n, 1, r);
+      lb_rng_seed(r, seed, stream, LB_MSUB_PROJ);
+      out->floor = m->type->compare(m, y2, y1, n, 1, r);
+    }
     size_t B = (size_t)m->reps, nb = n / B;
     if (nb >= 2) {
       for (size_t b = 0; b < B; b++) {

@@ -128,17 +128,9 @@ static int sw2_init(lb_metric *m, lb_spec *spec, lb_err *e) {
   return LB_OK;
 }
 
-static double sw2_compare(const lb_metric *m, const double *x,
-                          const double *y, size_t n, size_t nbatch,
-                          gsl_rng *r) {
-  const size_t d = m->dim;
-  long np = m->ipar[P_PROJ] / (long)nbatch;
-  if (np < 1) np = 1;
-  /* Directions first, from r in order; then the projections, shared among
-   * the OpenMP threads, each W2^2 stored and summed in a fixed order (the
-   * result does not depend on the number of threads). */
+/* Random directions: np unit vectors from r, in order. */
+static double *directions(gsl_rng *r, long np, size_t d) {
   double *theta = lb_xcalloc((size_t)np * d, sizeof(double));
-  double *w = lb_xcalloc((size_t)np, sizeof(double));
   for (long p = 0; p < np; p++) {
     double *th = theta + (size_t)p * d, norm;
     do {
@@ -151,35 +143,83 @@ static double sw2_compare(const lb_metric *m, const double *x,
     norm = sqrt(norm);
     for (size_t k = 0; k < d; k++) th[k] /= norm;
   }
+  return theta;
+}
+
+static void project(const double *x, size_t n, size_t d, const double *th,
+                    double *px) {
+  if (d == 2) {
+    for (size_t i = 0; i < n; i++) px[i] = x[2 * i] * th[0] + x[2 * i + 1] * th[1];
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double sx = 0;
+    for (size_t k = 0; k < d; k++) sx += x[i * d + k] * th[k];
+    px[i] = sx;
+  }
+}
+
+static double sq_diff(const double *a, const double *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s / (double)n;
+}
+
+/* sw2 of x (and of x2 when not NULL) against y with np directions from r:
+ * the projections of y are sorted once per direction for both.  The
+ * directions are drawn first, in order; the projections are shared among
+ * the OpenMP threads, each W2^2 stored and summed in a fixed order (the
+ * result does not depend on the number of threads). */
+static void sw2_eval(const lb_metric *m, const double *x, const double *x2,
+                     const double *y, size_t n, size_t nbatch, gsl_rng *r,
+                     double *v, double *v2) {
+  const size_t d = m->dim;
+  long np = m->ipar[P_PROJ] / (long)nbatch;
+  if (np < 1) np = 1;
+  double *theta = directions(r, np, d);
+  double *w = lb_xcalloc((size_t)np, sizeof(double));
+  double *w2 = lb_xcalloc((size_t)np, sizeof(double));
 #pragma omp parallel
   {
     double *px = lb_xcalloc(n, sizeof(double)), *py = lb_xcalloc(n, sizeof(double));
 #pragma omp for schedule(dynamic, 1)
     for (long p = 0; p < np; p++) {
       const double *th = theta + (size_t)p * d;
-      for (size_t i = 0; i < n; i++) {
-        double sx = 0, sy = 0;
-        for (size_t k = 0; k < d; k++) {
-          sx += x[i * d + k] * th[k];
-          sy += y[i * d + k] * th[k];
-        }
-        px[i] = sx;
-        py[i] = sy;
-      }
-      lb_sort_doubles(px, n);
+      project(y, n, d, th, py);
       lb_sort_doubles(py, n);
-      double s = 0;
-      for (size_t i = 0; i < n; i++) s += (px[i] - py[i]) * (px[i] - py[i]);
-      w[p] = s / (double)n;
+      project(x, n, d, th, px);
+      lb_sort_doubles(px, n);
+      w[p] = sq_diff(px, py, n);
+      if (x2) {
+        project(x2, n, d, th, px);
+        lb_sort_doubles(px, n);
+        w2[p] = sq_diff(px, py, n);
+      }
     }
     free(px);
     free(py);
   }
-  double total = 0;
-  for (long p = 0; p < np; p++) total += w[p];
+  double total = 0, total2 = 0;
+  for (long p = 0; p < np; p++) total += w[p], total2 += w2[p];
   free(theta);
   free(w);
-  return sqrt(total / (double)np);
+  free(w2);
+  *v = sqrt(total / (double)np);
+  if (v2) *v2 = sqrt(total2 / (double)np);
+}
+
+static double sw2_compare(const lb_metric *m, const double *x,
+                          const double *y, size_t n, size_t nbatch,
+                          gsl_rng *r) {
+  double v;
+  sw2_eval(m, x, NULL, y, n, nbatch, r, &v, NULL);
+  return v;
+}
+
+static void sw2_compare_pair(const lb_metric *m, const double *x,
+                             const double *x2, const double *y, size_t n,
+                             gsl_rng *r, double *v, double *v2) {
+  sw2_eval(m, x, x2, y, n, 1, r, v, v2);
 }
 
 const lb_metric_type lb_metric_sw2 = {
@@ -196,4 +236,5 @@ const lb_metric_type lb_metric_sw2 = {
     .max_dim = 0,
     .init = sw2_init,
     .compare = sw2_compare,
+    .compare_pair = sw2_compare_pair,
 };
