@@ -15,6 +15,9 @@
  * mistakes (independent midpoint noise; the weight G_h instead of
  * h A_delta e_v): the laws are written out below, and
  * urlmc_mistakes_are_rejected shows the check fails on them.
+ * uplmc: fast and fine forms against the same law, K = inf as the limit
+ * of the finite-K laws, option 2 against urlmc (the control variate), NFE,
+ * divergence, and the coupled mode against ulmc(alpha/K).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -119,13 +122,22 @@ static const char *ud_samplers[] = {
     "ulmc:gamma=0.5",
     "urlmc",
     "urlmc:gamma=5",
+    "uplmc:K=1",
+    "uplmc:K=4",
+    "uplmc:K=16",
+    "uplmc:K=1024",
+    "uplmc:K=4,option=2",
+    "uplmc:K=inf",
+    "uplmc:K=inf,gamma=0.5",
+    "uplmc:K=4,impl=fine",
+    "uplmc:K=4,option=2,impl=fine",
 };
 #define NUD (sizeof ud_samplers / sizeof ud_samplers[0])
 
 static const char *ud_targets[] = {"gaussian:dim=1,var=1",
                                    "gaussian:dim=3,kappa=10"};
-static const double ud_h[] = {0.5, 0.15};
-static const long ud_short[] = {3, 3}, ud_long[] = {80, 300};
+static const double ud_h[] = {0.5, 0.25};
+static const long ud_short[] = {3, 3}, ud_long[] = {80, 150};
 
 /* Exact mean m[2d] and covariance C[2d x 2d] of (U, V) after T steps from
  * U = 1, V = -0.5, for any per-coordinate law. */
@@ -300,6 +312,13 @@ static void mistake_law(const lb_sampler *s, double h, double li, double lj,
           Ci[2 * q + m] = A[2 * q + m] - li * c[q] * ri[m];
           Cj[2 * q + m] = A[2 * q + m] - lj * c[q] * rj[m];
         }
+      if (which == 3) { /* + [G_h - h A_delta e_v] b(U), b(U) = -l U */
+        double cv[2] = {ch.GU - c[0], ch.GV - c[1]};
+        for (int q = 0; q < 2; q++) {
+          Ci[2 * q] -= li * cv[q];
+          Cj[2 * q] -= lj * cv[q];
+        }
+      }
       for (int e = 0; e < 4; e++) ea[e] += w * Ci[e];
       lb_kron2_add(w, Ci, Cj, eaa);
       for (int q = 0; q < 2; q++)
@@ -477,4 +496,234 @@ Test(underdamped, exact_cli_one_ulmc_step) {
   cr_expect(relerr(v[10], c.cUV) < 1e-12);
   double kl = 0.5 * (c.vU / 0.5 + v[6] * v[6] / 0.5 - 1 + log(0.5 / c.vU));
   cr_expect(relerr(v[3], kl) < 1e-13, "kl %g vs %g", v[3], kl);
+}
+
+/* ---- uplmc ------------------------------------------------------------------
+ * uplmc option 2 and urlmc.  With one midpoint at t = s alpha both chains
+ * use the same midpoint U_mid and the same noise, but the Poisson midpoint
+ * step adds the control variate [G_alpha - alpha A_{alpha - t} e_v] b(Y)
+ * on the start-point drift (pmm.c).  Its mean over s is zero (G_alpha =
+ * int_0^alpha A_tau e_v dtau), so E[A] is the same, the second moments are
+ * not.  The law of "urlmc + control variate" is written above
+ * (mistake_law, which = 3); uplmc option 2's exact law must tend to it as
+ * K grows, with a gap O(1/K), and stay away from urlmc's. */
+static void cv_law(const lb_sampler *s, double h, double li, double lj,
+                   double ea[4], double eaa[16], double en[4]) {
+  mistake_law(s, h, li, lj, ea, eaa, en, 3);
+}
+
+static double law_gap(const double *a, const double *b, int n) {
+  double g = 0;
+  for (int i = 0; i < n; i++) g = fmax(g, fabs(a[i] - b[i]));
+  return g;
+}
+
+Test(uplmc, option2_is_urlmc_plus_control_variate) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *u, *s1, *s2;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=1", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("urlmc:gamma=1.5", t, &u, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:gamma=1.5,K=200,option=2", t, &s1, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:gamma=1.5,K=1600,option=2", t, &s2, &e), LB_OK);
+  const double h = 0.6, li = 1.3, lj = 0.4;
+  double cA[4], cAA[16], cN[4], uA[4], uAA[16], uN[4];
+  double pA[2][4], pAA[2][16], pN[2][4];
+  cv_law(u, h, li, lj, cA, cAA, cN);
+  u->type->gauss_law2(u, h, li, lj, uA, uAA, uN);
+  s1->type->gauss_law2(s1, h, li, lj, pA[0], pAA[0], pN[0]);
+  s2->type->gauss_law2(s2, h, li, lj, pA[1], pAA[1], pN[1]);
+  /* the control variate has mean zero: same E[A] */
+  cr_expect(law_gap(cA, uA, 4) < 1e-14, "E[A] gap %g", law_gap(cA, uA, 4));
+  /* but the laws differ: E[A (x) A] */
+  double du = law_gap(cAA, uAA, 16);
+  cr_expect(du > 1e-3, "urlmc and urlmc + control variate: gap %g", du);
+  /* uplmc option 2 -> urlmc + control variate, gap ~ 1/K */
+  double g1 = fmax(law_gap(pAA[0], cAA, 16), law_gap(pN[0], cN, 4));
+  double g2 = fmax(law_gap(pAA[1], cAA, 16), law_gap(pN[1], cN, 4));
+  cr_expect(g2 < du / 10, "K=1600: gap %g to the limit, urlmc's %g", g2, du);
+  cr_expect(law_gap(pAA[1], uAA, 16) > du / 2, "K=1600: gap to urlmc %g",
+            law_gap(pAA[1], uAA, 16));
+  cr_expect(g2 < g1 / 6 && g2 > g1 / 10, "gap %g at K=200, %g at K=1600 (1/K: /8)", g1, g2);
+  lb_sampler_free(u);
+  lb_sampler_free(s1);
+  lb_sampler_free(s2);
+  lb_target_free(t);
+}
+
+/* K = inf is the limit of option 1 as K grows (the Poisson limit of the
+ * Bernoulli(1/K) indices, the velocity kick the limit of K G_{alpha/K}),
+ * with a gap O(1/K). */
+Test(uplmc, K_inf_is_the_limit) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *a, *b, *c;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=1", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=inf", t, &a, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=200", t, &b, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=1600", t, &c, &e), LB_OK);
+  double A[3][4], AA[3][16], N[3][4];
+  const lb_sampler *s[3] = {a, b, c};
+  for (int k = 0; k < 3; k++) s[k]->type->gauss_law2(s[k], 0.5, 2.0, 0.7, A[k], AA[k], N[k]);
+  double g1 = fmax(fmax(law_gap(A[1], A[0], 4), law_gap(AA[1], AA[0], 16)), law_gap(N[1], N[0], 4));
+  double g2 = fmax(fmax(law_gap(A[2], A[0], 4), law_gap(AA[2], AA[0], 16)), law_gap(N[2], N[0], 4));
+  cr_expect(g1 < 1e-2, "K=200 gap %g", g1);
+  cr_expect(g2 < g1 / 6 && g2 > g1 / 10, "gap %g at K=200, %g at K=1600", g1, g2);
+  lb_sampler_free(a);
+  lb_sampler_free(b);
+  lb_sampler_free(c);
+  lb_target_free(t);
+}
+
+/* K = 1 is ULMC (no index besides the free start point). */
+Test(uplmc, K1_law_is_ulmc) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *a, *b;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=1", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=1,gamma=3", t, &a, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("ulmc:gamma=3", t, &b, &e), LB_OK);
+  double A[2][4], AA[2][16], N[2][4];
+  a->type->gauss_law2(a, 0.4, 2.0, 0.7, A[0], AA[0], N[0]);
+  b->type->gauss_law2(b, 0.4, 2.0, 0.7, A[1], AA[1], N[1]);
+  cr_expect(law_gap(A[0], A[1], 4) < 1e-15 && law_gap(AA[0], AA[1], 16) < 1e-15 &&
+            law_gap(N[0], N[1], 4) < 1e-15);
+  lb_sampler_free(a);
+  lb_sampler_free(b);
+  lb_target_free(t);
+}
+
+/* NFE: expected 2 - 1/K (both options), 2 for K = inf; exactly 1 for K = 1. */
+typedef struct {
+  char spec[48];
+  double per_step;
+  int exact;
+} ud_nfe_case;
+
+ParameterizedTestParameters(uplmc, nfe) {
+  static ud_nfe_case cases[] = {
+      {"uplmc:K=1", 1.0, 1},
+      {"uplmc:K=4", 2.0 - 1.0 / 4, 0},
+      {"uplmc:K=64", 2.0 - 1.0 / 64, 0},
+      {"uplmc:K=8,option=2", 2.0 - 1.0 / 8, 0},
+      {"uplmc:K=4,impl=fine", 2.0 - 1.0 / 4, 0},
+      {"uplmc:K=inf", 2.0, 0},
+  };
+  return cr_make_param_array(ud_nfe_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(ud_nfe_case *c, uplmc, nfe) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s;
+  lb_init in;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=2", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc(c->spec, t, &s, &e), LB_OK, "%s", e.msg);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+  long T = 50;
+  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 0.1,
+                .steps = T, .chains = 4000, .seed = 3, .threads = 2};
+  lb_run run = {0};
+  cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
+  double *x = malloc((size_t)sim.chains * sizeof *x);
+  for (long k = 0; k < sim.chains; k++) {
+    x[k] = (double)run.nfe[k] / (double)T;
+    if (c->exact)
+      cr_expect_eq(run.nfe[k], (int64_t)(c->per_step * (double)T), "%s", c->spec);
+  }
+  double mean, se;
+  lb_test_mean_se(x, (size_t)sim.chains, 1, &mean, &se);
+  if (!c->exact)
+    cr_expect(fabs(mean - c->per_step) < LB_TEST_NSE * se,
+              "%s: NFE/step %g, expected %g, se %g", c->spec, mean, c->per_step, se);
+  free(x);
+  lb_run_clear(&run);
+  lb_init_clear(&in);
+  lb_sampler_free(s);
+  lb_target_free(t);
+}
+
+Test(uplmc, divergence_is_flagged) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s;
+  lb_init in;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=2,var=1", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=4", t, &s, &e), LB_OK);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 40,
+                .steps = 5000, .chains = 10, .seed = 1, .threads = 1};
+  lb_run run = {0};
+  cr_assert_eq(lb_simulate(&sim, &run, NULL, &e), LB_OK);
+  cr_expect_str_eq(run.status, "diverged");
+  for (long c = 0; c < sim.chains; c++) cr_expect_eq(run.diverged[c], 1);
+  lb_run_clear(&run);
+  lb_init_clear(&in);
+  lb_sampler_free(s);
+  lb_target_free(t);
+}
+
+/* Coupled mode: uplmc(alpha, K) against ulmc(alpha/K) on one Brownian
+ * path.  K = 1 is ULMC bit for bit; with K = 4 the coupled distance at a
+ * fixed horizon falls as alpha shrinks. */
+static double ud_coupled_rmse(const char *target, const char *spec,
+                              const char *fine, double alpha, long steps) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s, *f;
+  lb_init in;
+  cr_assert_eq(lb_target_alloc(target, &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc(spec, t, &s, &e), LB_OK, "%s", e.msg);
+  cr_assert_eq(lb_sampler_alloc(fine, t, &f, &e), LB_OK);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = alpha,
+                .steps = steps, .chains = 500, .seed = 9, .threads = 2,
+                .fine = f};
+  lb_run a = {0}, b = {0};
+  cr_assert_eq(lb_simulate(&sim, &a, &b, &e), LB_OK, "%s", e.msg);
+  double ss = 0;
+  size_t n = (size_t)sim.chains * t->dim;
+  for (size_t i = 0; i < n; i++) {
+    ss += (a.samples[i] - b.samples[i]) * (a.samples[i] - b.samples[i]);
+    ss += (a.velocities[i] - b.velocities[i]) * (a.velocities[i] - b.velocities[i]);
+  }
+  lb_run_clear(&a);
+  lb_run_clear(&b);
+  lb_init_clear(&in);
+  lb_sampler_free(f);
+  lb_sampler_free(s);
+  lb_target_free(t);
+  return sqrt(ss / (double)sim.chains);
+}
+
+Test(uplmc, coupled_K1_equals_ulmc) {
+  cr_expect_eq(ud_coupled_rmse("gmm:preset=ring8", "uplmc:K=1,gamma=3", "ulmc:gamma=3", 0.05, 50), 0.0);
+}
+
+Test(uplmc, coupled_K4_tracks_fine_ulmc) {
+  double e1 = ud_coupled_rmse("double_well:dim=2,a=1", "uplmc:K=4", "ulmc", 0.08, 25);
+  double e2 = ud_coupled_rmse("double_well:dim=2,a=1", "uplmc:K=4", "ulmc", 0.02, 100);
+  cr_expect_gt(e1, 0.0);
+  cr_expect_lt(e2, e1 / 2, "rmse %g at alpha 0.08, %g at 0.02", e1, e2);
+}
+
+Test(uplmc, coupled_needs_one_dynamics) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s, *f;
+  lb_init in;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=2", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=4", t, &s, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("lmc", t, &f, &e), LB_OK);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 0.1, .steps = 2,
+                .chains = 2, .seed = 1, .threads = 1, .fine = f};
+  lb_run a = {0}, b = {0};
+  cr_expect_eq(lb_simulate(&sim, &a, &b, &e), LB_EINPUT);
+  lb_run_clear(&a);
+  lb_run_clear(&b);
+  lb_init_clear(&in);
+  lb_sampler_free(f);
+  lb_sampler_free(s);
+  lb_target_free(t);
 }

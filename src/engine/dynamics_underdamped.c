@@ -35,18 +35,25 @@
 
 static void coefs(double gamma, double tau, lb_ud_coef *c);
 
-/* A one-entry cache per thread: a sampler calls the operators with the
- * same (gamma, tau) several times per step. */
-static _Thread_local double c_gamma = -1.0, c_tau = -1.0;
-static _Thread_local lb_ud_coef c_last;
+/* A small cache per thread: samplers call the operators with the same few
+ * durations (h, alpha, ...) several times per step. */
+enum { NCACHE = 4 };
+static _Thread_local double c_gamma[NCACHE] = {-1, -1, -1, -1}, c_tau[NCACHE];
+static _Thread_local lb_ud_coef c_val[NCACHE];
+static _Thread_local int c_next;
 
 void lb_ud_coefs(double gamma, double tau, lb_ud_coef *c) {
-  if (gamma != c_gamma || tau != c_tau) {
-    coefs(gamma, tau, &c_last);
-    c_gamma = gamma;
-    c_tau = tau;
-  }
-  *c = c_last;
+  for (int i = 0; i < NCACHE; i++)
+    if (c_gamma[i] == gamma && c_tau[i] == tau) {
+      *c = c_val[i];
+      return;
+    }
+  int i = c_next;
+  c_next = (c_next + 1) % NCACHE;
+  coefs(gamma, tau, &c_val[i]);
+  c_gamma[i] = gamma;
+  c_tau[i] = tau;
+  *c = c_val[i];
 }
 
 static void coefs(double gamma, double tau, lb_ud_coef *c) {

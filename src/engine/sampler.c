@@ -9,6 +9,7 @@ extern const lb_sampler_type lb_sampler_rlmc;
 extern const lb_sampler_type lb_sampler_plmc;
 extern const lb_sampler_type lb_sampler_ulmc;
 extern const lb_sampler_type lb_sampler_urlmc;
+extern const lb_sampler_type lb_sampler_uplmc;
 
 /* The registry: one line per sampler. */
 const lb_sampler_type *const lb_sampler_types[] = {
@@ -17,6 +18,7 @@ const lb_sampler_type *const lb_sampler_types[] = {
     &lb_sampler_plmc,
     &lb_sampler_ulmc,
     &lb_sampler_urlmc,
+    &lb_sampler_uplmc,
     NULL,
 };
 

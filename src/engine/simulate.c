@@ -148,11 +148,12 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
   long K = 1;
   if (sim->fine) {
     K = sm->type->fine_steps ? sm->type->fine_steps(sm) : 1;
-    if (K < 1 || !sm->type->step_coupled || !sim->fine->type->step_coupled) {
+    if (K < 1 || !sm->type->step_coupled || !sim->fine->type->step_coupled ||
+        sim->fine->dyn.type != sm->dyn.type) {
       free(rsteps);
       return lb_fail(e, LB_EINPUT,
-                     "coupled mode needs samplers with coupled stepping and a "
-                     "finite K");
+                     "coupled mode needs samplers with coupled stepping, one "
+                     "dynamics and a finite K");
     }
     alloc_run(fine_out, sim, sim->fine->dyn.n, d, records, rc_chains, rsteps);
     fine_out->step = sim->step / (double)K;

@@ -226,15 +226,19 @@ void lb_pmm_ud_law(double gamma, long K, int option, double alpha, double li,
   if (K && option == 1) {
     lb_kron2_add(1.0, SFi, SFj, offF);
     for (int e = 0; e < 16; e++) offF[e] -= diag[e] / (double)K;
-    /* sum_{i != i'} w_i w_i'^T c / K^2 = 2 sym sum_{i < i'} */
+    /* sum_{i != i'} w_i w_i'^T c / K^2 = 2 sym sum_{i < i'}; the gaps
+     * are multiples of h: tabulate K(j h) */
+    double *Kg = malloc((size_t)(nn + 1) * sizeof *Kg);
+    for (int j = 0; j <= nn; j++) Kg[j] = -expm1(-gamma * (double)j * p.h) / gamma;
     for (int a = 0; a < nn; a++)
       for (int b = a + 1; b < nn; b++) {
-        double c = ccov(&p, &C[a], (ts[b] - ts[a]) * alpha);
+        double c = C[a].vU + Kg[b - a] * C[a].cUV;
         double s = c / ((double)K * (double)K);
         no[0] += 2 * s * W[a][0] * W[b][0];
         no[1] += s * (W[a][0] * W[b][1] + W[b][0] * W[a][1]);
         no[3] += 2 * s * W[a][1] * W[b][1];
       }
+    free(Kg);
     no[2] = no[1];
   } else if (!K) {
     lb_kron2_add(1.0, SFi, SFj, offF);

@@ -12,7 +12,8 @@
  * Each cell file holds the run schema (io.h) for the sampler, /metrics
  * (one row per record and metric, plus "diverged": the fraction of chains
  * no longer finite, which the other metrics leave out), the cell's parameters as attributes,
- * and in coupled mode /fine (the fine LMC run on the same Brownian path).
+ * and in coupled mode /fine (the fine LMC run, ULMC for underdamped
+ * samplers, on the same Brownian path).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -251,7 +252,12 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
   size_t nm = 0;
   int rc = lb_target_alloc(cl->target, &t, e);
   if (!rc) rc = lb_sampler_alloc(cl->sampler, t, &s, e);
-  if (!rc && x->coupled) rc = lb_sampler_alloc("lmc", t, &fine, e);
+  if (!rc && x->coupled) { /* the base chain at step/K: LMC, or ULMC */
+    char fs[64] = "lmc";
+    if (s->dyn.type->second_order)
+      snprintf(fs, sizeof fs, "ulmc:gamma=%.17g", s->dyn.gamma);
+    rc = lb_sampler_alloc(fs, t, &fine, e);
+  }
   if (!rc) rc = lb_init_parse(&in, x->init, t, e);
   if (!rc) rc = lb_metric_list_parse(x->metrics, t, &ms, &nm, e);
   int64_t *rec = NULL;
@@ -351,7 +357,7 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
     snprintf(run.command, sizeof run.command, "langbench run %s", x->path);
     if (x->coupled) {
       snprintf(frun.target, sizeof frun.target, "%s", cl->target);
-      snprintf(frun.sampler, sizeof frun.sampler, "lmc");
+      snprintf(frun.sampler, sizeof frun.sampler, "%s", fine->spec);
       snprintf(frun.init, sizeof frun.init, "%s", in.spec);
       snprintf(frun.created, sizeof frun.created, "%s", run.created);
       snprintf(frun.command, sizeof frun.command, "%s", run.command);
