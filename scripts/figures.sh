@@ -22,10 +22,14 @@
 # rate-fit file only drops the slopes from the legend.  Each figure is
 # written under a temporary name and renamed once gnuplot succeeds, so a
 # failure never leaves a half-written figure behind.
-# Environment: GNUPLOT (default gnuplot).
+# Environment: GNUPLOT (default gnuplot).  gnuplot always runs in the
+# C.UTF-8 locale (part of glibc), whatever the caller's: the figures' UTF-8
+# labels must not depend on LANG, and in the C locale gnuplot warns.
 # Exit status: 0 when every figure attempted was drawn (skips included),
 # 1 when gnuplot failed on any, 2 on bad usage.
 set -u
+LC_ALL=C.UTF-8
+export LC_ALL
 
 usage() {
     echo "usage: $0 DATADIR OUTDIR [fig1|fig2|fig3|fig4|fig5 ...]" >&2

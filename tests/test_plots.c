@@ -79,6 +79,9 @@ static void plots_setup(void) {
   char *argv[] = {"sh", "scripts/synthetic-figure-data.sh", plots_data, NULL};
   cr_assert_eq(plots_run(argv, log), 0, "synthetic-figure-data.sh failed: %s",
                plots_slurp(log));
+  /* as scripts/figures.sh does: the figures never depend on the caller's
+   * locale (in the C locale gnuplot warns on `set encoding utf8`) */
+  setenv("LC_ALL", "C.UTF-8", 1);
   char *gp[] = {"gnuplot", "-e", "set terminal pngcairo; set terminal pdfcairo", NULL};
   snprintf(log, sizeof log, "%s/gnuplot.log", plots_dir);
   cr_assert_eq(plots_run(gp, log), 0,

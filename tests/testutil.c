@@ -75,3 +75,37 @@ void lb_test_var_se(const double *x, size_t n, size_t stride, double *var,
   *var = m2 * (double)n / (double)(n - 1);
   *se = sqrt((m4 - m2 * m2) / (double)n);
 }
+
+/* ---- progress ------------------------------------------------------------
+ * The suite runs for minutes; Criterion prints nothing until the end.  These
+ * report hooks (run in the runner process) print a line at the start, then
+ * one whenever 10 s have passed since the last line or a test took more
+ * than 10 s, so a long silent phase is never mistaken for a hang. */
+#include <criterion/hooks.h>
+#include <time.h>
+
+static size_t progress_total, progress_done;
+static double progress_t0, progress_last;
+
+static double progress_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set) {
+  progress_total = set->tests;
+  progress_t0 = progress_last = progress_now();
+  fprintf(stderr, "langbench tests: running %zu tests\n", progress_total);
+}
+
+ReportHook(POST_TEST)(struct criterion_test_stats *st) {
+  progress_done++;
+  double now = progress_now();
+  if (now - progress_last >= 10.0 || st->elapsed_time > 10.0f) {
+    fprintf(stderr, "  [%3zu/%zu] %5.0f s  %s::%s (%.1f s)\n", progress_done,
+            progress_total, now - progress_t0, st->test->category,
+            st->test->name, (double)st->elapsed_time);
+    progress_last = now;
+  }
+}
