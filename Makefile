@@ -5,6 +5,7 @@
 #   make bench    performance ratios (see README)
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make figures  every figure into results/figures/
+#   make fresh-check  make run + make test on a bare Debian 12 root (root)
 #
 # BUILD and BIN may be overridden to keep several builds apart.
 
@@ -17,6 +18,13 @@ CC    ?= cc
 # in a sub-make with LB_DEPS=ok: nothing below that line is computed before
 # the packages are there (pkg-config itself is one of them).
 PUBLIC := all run test bench asan figures figures-default
+
+# A contributor's check (root, several minutes; not part of make test): the
+# two README commands on a bare Debian 12 root (scripts/fresh-check.sh).
+.PHONY: fresh-check
+fresh-check:
+	sh scripts/fresh-check.sh
+
 ifneq ($(LB_DEPS),ok)
 .PHONY: $(PUBLIC) deps
 $(PUBLIC):

@@ -11,8 +11,17 @@ for p in $PKGS; do
 done
 [ -z "$missing" ] && exit 0
 echo "langbench: installing Debian packages:$missing" >&2
-if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "langbench: installing needs root or sudo; as root run: apt-get install$missing" >&2
+  exit 1
+fi
+# (sudo resets the environment, hence env; wait for another apt/dpkg run
+# instead of failing on its lock)
+APT="env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600"
+$SUDO $APT update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO $APT install -y -qq --no-install-recommends $missing
