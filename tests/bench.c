@@ -2,6 +2,7 @@
 #include "bench.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 double bench_now(void) {
@@ -10,9 +11,11 @@ double bench_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int main(void) {
+/* `bench [samplers|metrics]`: one part only (default: both). */
+int main(int argc, char **argv) {
+  int all = argc < 2;
   printf("langbench bench: one run, ratios are within this run\n\n");
-  bench_samplers();
-  bench_metrics();
+  if (all || strcmp(argv[1], "samplers") == 0) bench_samplers();
+  if (all || strcmp(argv[1], "metrics") == 0) bench_metrics();
   return 0;
 }

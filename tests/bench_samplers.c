@@ -1,31 +1,35 @@
-/* bench_samplers.c -- cost per step of each sampler (make bench).
+/* bench_samplers.c -- throughput of each sampler (make bench).
  * GPL-3.0-or-later.
  *
  * Everything is measured in this one run and reported as ratios:
- *   PLMC K=1024 vs K=4 per coarse step   (target <= 1.2: cost independent of K)
- *   PLMC vs LMC per step                 (target <= 2.5: about two NFE)
- *   2 threads vs 1, 10^5 chains on ring8 (target >= 1.7)
- * plus absolute chain-steps per second.  Each timing is the best of 3. */
+ *   chain-steps per second on one thread, on ring8, gmm:dim=10,modes=8
+ *     and double_well:dim=10 (issue 9 targets on ring8: LMC >= 4e7,
+ *     PLMC K=16 and K=inf >= 1.5e7, RLMC >= 2e7)
+ *   block size 64 against block size 1 (the unbatched path)
+ *   PLMC K=1024 vs K=4 per coarse step   (target <= 1.2)
+ *   2 threads vs 1, 10^5 chains          (target >= 1.8)
+ * Each timing is the best of 3 (the machine is shared). */
 #include <stdio.h>
 
 #include "bench.h"
 #include "sampler.h"
 #include "simulate.h"
 
-static double time_run(const char *sspec, long chains, long steps,
-                       int threads, double *nfe_per_step) {
+static double time_run(const char *tspec, const char *sspec, long chains,
+                       long steps, int threads, long block,
+                       double *nfe_per_step) {
   lb_err e;
   lb_target *t;
   lb_sampler *s;
   lb_init in;
-  if (lb_target_alloc("gmm:preset=ring8", &t, &e) ||
-      lb_sampler_alloc(sspec, t, &s, &e) || lb_init_parse(&in, NULL, t, &e)) {
+  if (lb_target_alloc(tspec, &t, &e) || lb_sampler_alloc(sspec, t, &s, &e) ||
+      lb_init_parse(&in, NULL, t, &e)) {
     fprintf(stderr, "bench: %s\n", e.msg);
     return -1;
   }
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 0.05,
                 .steps = steps, .chains = chains, .seed = 1,
-                .threads = threads};
+                .threads = threads, .block = block};
   double best = 1e300;
   for (int rep = 0; rep < 3; rep++) {
     lb_run run = {0};
@@ -44,36 +48,51 @@ static double time_run(const char *sspec, long chains, long steps,
   return best / (double)chains / (double)steps; /* seconds per chain-step */
 }
 
-void bench_samplers(void) {
-  const char *specs[] = {"lmc", "rlmc", "plmc:K=4", "plmc:K=1024",
-                         "plmc:K=inf", "plmc:K=4,option=2",
-                         "plmc:K=1024,option=2", "plmc:K=64,impl=fine"};
-  double per[8], nfe[8];
-  long chains = 20000, steps = 100;
-  printf("samplers on gmm:preset=ring8 (d=2), %ld chains x %ld steps, 1 "
-         "thread, best of 3\n", chains, steps);
-  printf("  %-22s %12s %14s %8s\n", "sampler", "ns/step", "chain-steps/s",
-         "NFE/step");
-  for (int i = 0; i < 8; i++) {
-    per[i] = time_run(specs[i], chains, steps, 1, &nfe[i]);
-    printf("  %-22s %12.1f %14.3g %8.3f\n", specs[i], per[i] * 1e9,
-           1.0 / per[i], nfe[i]);
-  }
-  printf("\nratios (targets from issue 2):\n");
-  printf("  PLMC K=1024 / K=4 per coarse step      %.3f  (<= 1.2)\n",
-         per[3] / per[2]);
-  printf("  PLMC opt2 K=1024 / K=4 per coarse step %.3f  (<= 1.2)\n",
-         per[6] / per[5]);
-  printf("  PLMC K=4 / LMC per step                %.3f  (<= 2.5)\n",
-         per[2] / per[0]);
-  printf("  PLMC K=inf / LMC per step              %.3f\n", per[4] / per[0]);
-  printf("  RLMC / LMC per step                    %.3f\n", per[1] / per[0]);
-  printf("  PLMC K=64 fine form / fast form K=1024 %.3f  (the O(K) form)\n",
-         per[7] / per[3]);
+#define NS 9
+static const char *specs[NS] = {
+    "lmc",         "rlmc",       "plmc:K=4",
+    "plmc:K=16",   "plmc:K=1024", "plmc:K=inf",
+    "plmc:K=4,option=2", "plmc:K=1024,option=2", "plmc:K=64,impl=fine"};
 
-  double n1, n2;
-  double t1 = time_run("plmc:K=16", 100000, 20, 1, &n1);
-  double t2 = time_run("plmc:K=16", 100000, 20, 2, &n2);
-  printf("  2 threads vs 1, 1e5 chains plmc:K=16   %.3f  (>= 1.7)  "
-         "[%.3g chain-steps/s on 2 threads]\n\n", t1 / t2, 1.0 / t2);
+static void one_target(const char *tspec, long chains, long steps) {
+  double per[NS], nfe[NS];
+  printf("samplers on %s, %ld chains x %ld steps, 1 thread, block 64, "
+         "best of 3\n", tspec, chains, steps);
+  printf("  %-22s %10s %14s %8s %12s\n", "sampler", "ns/step",
+         "chain-steps/s", "NFE/step", "block1/64");
+  for (int i = 0; i < NS; i++) {
+    per[i] = time_run(tspec, specs[i], chains, steps, 1, 64, &nfe[i]);
+    long c1 = chains / 4;
+    double n1, p1 = i < 6 ? time_run(tspec, specs[i], c1, steps, 1, 1, &n1)
+                          : 0.0;
+    printf("  %-22s %10.1f %14.3g %8.3f", specs[i], per[i] * 1e9,
+           1.0 / per[i], nfe[i]);
+    if (i < 6)
+      printf(" %12.2f\n", p1 / per[i]);
+    else
+      printf(" %12s\n", "-");
+  }
+  printf("  ratios: PLMC K=1024 / K=4 per coarse step %.3f (<= 1.2); "
+         "option 2: %.3f;\n          PLMC K=16 / LMC %.2f, K=inf / LMC "
+         "%.2f, RLMC / LMC %.2f; fine K=64 / fast K=1024 %.1f\n\n",
+         per[4] / per[2], per[7] / per[6], per[3] / per[0], per[5] / per[0],
+         per[1] / per[0], per[8] / per[4]);
+}
+
+void bench_samplers(void) {
+  printf("block 1/64: time per chain-step with blocks of one chain (every "
+         "drift call on one row) over blocks of 64\n\n");
+  one_target("gmm:preset=ring8", 20000, 100);
+  one_target("gmm:dim=10,modes=8", 10000, 50);
+  one_target("double_well:dim=10", 10000, 50);
+
+  const char *thr[] = {"lmc", "plmc:K=16"};
+  for (int i = 0; i < 2; i++) {
+    double n1, n2;
+    double t1 = time_run("gmm:preset=ring8", thr[i], 100000, 20, 1, 64, &n1);
+    double t2 = time_run("gmm:preset=ring8", thr[i], 100000, 20, 2, 64, &n2);
+    printf("2 threads vs 1, 1e5 chains, %-10s on ring8: %.3f (>= 1.8)  "
+           "[%.3g chain-steps/s on 2 threads]\n", thr[i], t1 / t2, 1.0 / t2);
+  }
+  printf("\n");
 }
