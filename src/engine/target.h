@@ -55,6 +55,17 @@ typedef struct {
    * NULL: lb_target_grad_block calls grad row by row. */
   void (*grad_block)(const void *state, size_t B, size_t ld, const double *x,
                      const double *t, double *g);
+
+  /* ---- weak-error support (optional; src/metrics/weak.c) ---- */
+  /* The characteristic function of the marginal of coordinate i at
+   * frequency w: *c = E[cos(w x_i)], *s = E[sin(w x_i)], closed form or by
+   * quadrature.  Returns a bound on the absolute error of both.  NULL: the
+   * weak metrics offer no cos / sin test functions for this family. */
+  double (*marginal_cf)(const void *state, size_t i, double w, double *c,
+                        double *s);
+  /* E|x|^4 (the fourth moment of the norm), closed form or by quadrature;
+   * the absolute error bound into *err.  NULL: no f=rad weak metric. */
+  double (*moment4)(const void *state, double *err);
 } lb_target_type;
 
 struct lb_target {

@@ -51,6 +51,9 @@
  *   sinkhorn  batch      S_eps of the empirical laws: |S_eps - W2^2| <=
  *                        eps log n (entropic bias) plus sampling noise
  *   mmd       batch      unbiased (floor ~ 0 +- noise)
+ *   weak      direct     |mean f - E f| for a test function f with an exact
+ *                        E f (weak.c); SE sd(f)/sqrt(n); floor sqrt(2/pi)
+ *                        SE, the mean |error| of an exact sample
  *   kl (knn)  batch      asymptotically unbiased; the finite-n bias depends
  *                        on the laws and is NOT shown by the floor (which is
  *                        ~0 under the null): e.g. -22% for N(0.3, 1.44 I) vs
@@ -82,7 +85,7 @@ typedef struct {
   size_t n;     /* sample points used (after exclusions and subsampling) */
 } lb_metric_result;
 
-enum { LB_SE_BOOTSTRAP = 1, LB_SE_BATCH = 2 };
+enum { LB_SE_BOOTSTRAP = 1, LB_SE_BATCH = 2, LB_SE_DIRECT = 3 };
 
 /* Substreams of a metric's stream. */
 enum {
@@ -135,6 +138,12 @@ typedef struct {
   void (*compare_pair)(const lb_metric *m, const double *x, const double *x2,
                        const double *y, size_t n, gsl_rng *r, double *v,
                        double *v2);
+
+  /* Direct families (weak.c): estimate, SE and floor from the sample in
+   * one pass, no reference sample or resampling (se_method
+   * LB_SE_DIRECT). */
+  void (*direct)(const lb_metric *m, const double *x, size_t n,
+                 lb_metric_result *out);
 } lb_metric_type;
 
 struct lb_metric {
@@ -193,6 +202,18 @@ int lb_metric_eval(lb_metric *m, const double *x, size_t n, uint64_t seed,
  * from r (registry.c); pb and nb are scratch of ceil(n / LB_BOOT_BLOCK). */
 void lb_boot_counts(gsl_rng *r, size_t n, unsigned *w, double *pb,
                     unsigned *nb);
+
+/* Weak metrics (weak.c): whether m is one, its test function at x [d],
+ * the exact target expectation, and the result from per-point values
+ * v[n] (f at the points, or per-chain time averages of f): estimate
+ * |mean v - E f|, se sd(v)/sqrt(n), floor sqrt(2/pi) se. */
+int lb_metric_is_weak(const lb_metric *m);
+double lb_weak_f(const lb_metric *m, const double *x);
+double lb_weak_exact(const lb_metric *m);
+void lb_weak_result(const lb_metric *m, const double *v, size_t n,
+                    lb_metric_result *out);
+/* Mean and standard error sd/sqrt(n) of v[n] (NaN se for n < 2). */
+void lb_mean_se(const double *v, size_t n, double *mean, double *se);
 
 /* Print a note once per (metric, key bit) on m->msg. */
 void lb_metric_note(lb_metric *m, unsigned key, const char *fmt, ...)

@@ -23,13 +23,14 @@ extern const lb_metric_type lb_metric_kl;
 extern const lb_metric_type lb_metric_tv;
 extern const lb_metric_type lb_metric_mmd;
 extern const lb_metric_type lb_metric_modes;
+extern const lb_metric_type lb_metric_weak;
 
 /* The registry: one line per family, in the order of `list metrics`. */
 const lb_metric_type *const lb_metric_types[] = {
     &lb_metric_mean_err, &lb_metric_cov_err, &lb_metric_w2_marg,
     &lb_metric_w2,       &lb_metric_sw2,     &lb_metric_sinkhorn,
     &lb_metric_kl,       &lb_metric_tv,      &lb_metric_mmd,
-    &lb_metric_modes,    NULL,
+    &lb_metric_modes,    &lb_metric_weak,    NULL,
 };
 
 const char *const lb_metric_default_list =
@@ -80,7 +81,7 @@ int lb_metric_alloc(const char *text, const lb_target *t, lb_metric **out,
   if (!rc && m->se_method == LB_SE_BOOTSTRAP) {
     rc = lb_spec_long(&s, "boot", m->reps, 2, 100000, &v, e);
     m->reps = v;
-  } else if (!rc) {
+  } else if (!rc && m->se_method == LB_SE_BATCH) {
     rc = lb_spec_long(&s, "batches", m->reps, 2, 1000, &v, e);
     m->reps = v;
   }
@@ -318,6 +319,13 @@ int lb_metric_eval(lb_metric *m, const double *x, size_t n, uint64_t seed,
     n = m->max_n;
   }
   out->n = n;
+
+  if (m->se_method == LB_SE_DIRECT) {
+    m->type->direct(m, x, n, out);
+    free(sub);
+    gsl_rng_free(r);
+    return LB_OK;
+  }
 
   lb_rng_seed(r, seed, stream, LB_MSUB_FLOOR);
   double *y2 = exact_sample(t, n, r);
