@@ -167,6 +167,7 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
   size_t ld = lb_block_ld(Bs);
   long nblocks = (chains + (long)Bs - 1) / (long)Bs;
   size_t nmax = sim->fine && sim->fine->dyn.n > n ? sim->fine->dyn.n : n;
+  const lb_accum *acc = sim->accum;
   long ndiv = 0;
 #pragma omp parallel num_threads(sim->threads) reduction(+ : ndiv)
   {
@@ -229,6 +230,17 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
           }
           rec++;
         }
+        if (acc && t >= acc->from) /* time averages: every step */
+          for (size_t j = 0; j < B; j++) {
+            if (!going[j]) continue;
+            size_t c = (size_t)c0 + j;
+            row_state(&w, ld, j, row);
+            acc->add(acc, row, acc->sums + c * acc->nf);
+            if (sim->fine) {
+              row_state(&wf, ld, j, row);
+              acc->add(acc, row, acc->fine_sums + c * acc->nf);
+            }
+          }
         if (t == sim->steps || ngoing == 0) break;
         double tt = (double)t * sim->step;
         if (sim->fine) {

@@ -39,7 +39,27 @@ typedef struct {
   const lb_sampler *fine; /* coupled mode: e.g. LMC at step/K */
   long block; /* chains per block (block.h); 0: LB_BLOCK_DEFAULT.  The
                  output does not depend on it. */
+  const struct lb_accum *accum; /* time averages (below); NULL: none */
 } lb_sim;
+
+/* Accumulation along the chains, for time averages over ALL steps (not
+ * only the recorded ones).  For every chain c and every t in [from,
+ * steps] the simulator calls add(a, X_t, sums + c * nf) with X_t the
+ * chain's state after t steps (its first dim coordinates), so a chain's
+ * row ends up holding the sums of nf functions of its states over
+ * steps - from + 1 states; in coupled mode the fine chain's states at the
+ * same physical times (every K fine steps) go to fine_sums the same way.
+ * The caller zeroes the sums; a diverged chain's row is meaningless (its
+ * diverged flag is set).  add must be reentrant (threads call it for
+ * different chains).  Cost: one row gather and one add per chain-step. */
+typedef struct lb_accum {
+  long from;
+  size_t nf;
+  void (*add)(const struct lb_accum *a, const double *x, double *sums);
+  const void *ctx;   /* the caller's, for add */
+  double *sums;      /* [chains x nf] */
+  double *fine_sums; /* [chains x nf] in coupled mode, else NULL */
+} lb_accum;
 
 /* Record steps: 0, R, 2R, ... and always the last step. */
 size_t lb_sim_records(long steps, long record_every);

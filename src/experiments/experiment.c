@@ -148,7 +148,8 @@ static int expand_group(ctx *c, const config_setting_t *g, sampler_entry **out,
 static const char *const known_keys[] = {
     "name",   "description", "targets", "samplers", "step_sizes",
     "horizon", "steps",      "chains",  "seeds",    "init",
-    "record", "metrics",     "trajectory_chains", "coupled", NULL};
+    "record", "metrics",     "trajectory_chains", "coupled",
+    "time_average", NULL};
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -271,6 +272,31 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
     return cfail(c, hz, "'horizon' must be a positive number");
   if (st && (!is_integer(st) || config_setting_get_int64(st) < 1))
     return cfail(c, st, "'steps' must be an integer >= 1");
+
+  /* time averages of the weak metrics: from = T0 in time units; the
+   * burn-in rule without `from` is half the horizon (or of steps) */
+  s = config_setting_get_member(root, "time_average");
+  x->time_average = 0;
+  x->ta_from = -1;
+  if (s) {
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+      return cfail(c, s, "'time_average' must be a group { from = T0; }");
+    for (int i = 0; i < config_setting_length(s); i++) {
+      const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+      if (strcmp(config_setting_name(m), "from") != 0)
+        return cfail(c, m, "unknown key '%s' in time_average (from)",
+                     config_setting_name(m));
+      if (!is_number(m) || !(number(m) >= 0))
+        return cfail(c, m, "time_average: 'from' must be a number >= 0");
+      if (hz && !(number(m) < number(hz)))
+        return cfail(c, m, "time_average: 'from' must be below the horizon");
+      x->ta_from = number(m);
+    }
+    if (!strstr(x->metrics, "weak"))
+      return cfail(c, s, "time_average needs weak metrics in 'metrics' "
+                         "(e.g. \"weak:f=x2\")");
+    x->time_average = 1;
+  }
 
   /* lists */
   const char **targets = NULL;
@@ -431,6 +457,13 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
                      cl->target, cl->sampler, x->init, cl->step, cl->steps,
                      x->chains, cl->seed, sched, x->metrics,
                      x->trajectory_chains, x->coupled);
+            if (x->time_average) { /* absent: keys as before */
+              size_t kl = strlen(cl->key);
+              double from = x->ta_from >= 0 ? x->ta_from
+                                            : 0.5 * (double)cl->steps * step;
+              snprintf(cl->key + kl, sizeof cl->key - kl,
+                       "|time_average=%.17g", from);
+            }
             lb_hash_hex(cl->key, cl->hash);
           }
   }

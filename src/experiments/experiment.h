@@ -23,6 +23,8 @@
  *   trajectory_chains = 16;     # chains kept in each cell's /trajectory
  *   coupled     = false;        # true: also run LMC(step/K) on the same
  *                               # Brownian path (law_w2, path_rmse)
+ *   time_average = { from = 2.5; };   # weak metrics also averaged over
+ *                               # every step t*step in [from, horizon]
  *
  * (libconfig: [...] holds scalars of one type, (...) anything.)  A sampler
  * group expands the cartesian product of its list-valued parameters.  The
@@ -68,6 +70,9 @@ typedef struct {
   long chains;
   long trajectory_chains;
   int coupled;
+  int time_average; /* time_average = { from = T0; }: weak metrics are also
+                       averaged over steps ceil(T0/step) .. steps */
+  double ta_from;   /* T0 (default: half the horizon) */
   size_t ncells;
   lb_cell *cells;
 } lb_experiment;

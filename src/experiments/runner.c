@@ -243,6 +243,40 @@ int lb_cell_info_read(hid_t g, lb_cell_info *c) {
   return bad ? -1 : 0;
 }
 
+/* ---- time averages and coupled differences of weak metrics ------------------
+ * With `time_average` set, every chain accumulates f(X_t) of each weak
+ * metric for t = from .. steps, from = ceil(T0 / step) (lb_accum in
+ * simulate.h): one row "avg:<metric>" per weak metric at the last record,
+ * from the per-chain averages (lb_weak_result: SE from their across-chain
+ * spread; chains are independent).  In coupled mode each record also gets
+ * "diff:<metric>", |mean_c (f(X_c) - f(Y_c))| over the coupled pairs with
+ * SE sd/sqrt(pairs), and with time averages "avgdiff:<metric>", the same
+ * for the paired per-chain time averages. */
+
+typedef struct {
+  lb_metric *const *weak;
+} weak_ctx;
+
+static void weak_add(const lb_accum *a, const double *xs, double *sums) {
+  const weak_ctx *w = a->ctx;
+  for (size_t j = 0; j < a->nf; j++) sums[j] += lb_weak_f(w->weak[j], xs);
+}
+
+static void diff_row(metric_row **rows, size_t *n, size_t *cap, int64_t step,
+                     double time, double nfe, const char *prefix,
+                     const char *label, const double *v, size_t m) {
+  lb_metric_result r;
+  double mean, se;
+  lb_mean_se(v, m, &mean, &se);
+  r.estimate = fabs(mean);
+  r.se = se;
+  r.floor = sqrt(2.0 / M_PI) * se;
+  r.n = m;
+  char name[LB_SPEC_MAXLEN + 16];
+  snprintf(name, sizeof name, "%s%s", prefix, label);
+  add_row(rows, n, cap, step, time, nfe, name, &r);
+}
+
 static int run_cell(const lb_experiment *x, const lb_cell *cl,
                     const char *path, int threads, lb_err *e) {
   lb_target *t = NULL;
@@ -265,12 +299,31 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
   lb_run run = {0}, frun = {0};
   metric_row *rows = NULL;
   size_t nrows = 0, cap = 0;
+  /* the weak metrics, for time averages and coupled differences */
+  lb_metric **wk = lb_xcalloc(nm ? nm : 1, sizeof *wk);
+  size_t nwk = 0;
+  for (size_t j = 0; j < nm; j++)
+    if (lb_metric_is_weak(ms[j])) wk[nwk++] = ms[j];
+  weak_ctx wctx = {wk};
+  lb_accum acc = {0};
+  if (!rc && x->time_average && nwk) {
+    double f = x->ta_from >= 0 ? ceil(x->ta_from / cl->step - 1e-9)
+                               : floor((double)cl->steps / 2);
+    acc.from = f < 0 ? 0 : (f > (double)cl->steps ? cl->steps : (long)f);
+    acc.nf = nwk;
+    acc.add = weak_add;
+    acc.ctx = &wctx;
+    acc.sums = lb_xcalloc((size_t)x->chains * nwk, sizeof(double));
+    if (x->coupled)
+      acc.fine_sums = lb_xcalloc((size_t)x->chains * nwk, sizeof(double));
+  }
   if (!rc) {
     lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = cl->step,
                   .steps = cl->steps, .chains = x->chains,
                   .seed = (uint64_t)cl->seed, .threads = threads,
                   .record_chains = x->chains, .record_at = rec,
-                  .n_record_at = nrec, .fine = fine};
+                  .n_record_at = nrec, .fine = fine,
+                  .accum = acc.nf ? &acc : NULL};
     double t0 = omp_get_wtime();
     rc = lb_simulate(&sim, &run, x->coupled ? &frun : NULL, e);
     run.wall_seconds = omp_get_wtime() - t0;
@@ -334,6 +387,16 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
             np++;
           }
         }
+        if (np >= 2 && nwk) {
+          double *wd = lb_xcalloc(np, sizeof *wd);
+          for (size_t j = 0; j < nwk; j++) {
+            for (size_t c = 0; c < np; c++)
+              wd[c] = lb_weak_f(wk[j], fx + c * d) - lb_weak_f(wk[j], fy + c * d);
+            diff_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
+                     "diff:", wk[j]->label, wd, np);
+          }
+          free(wd);
+        }
         lb_metric_result law, pth;
         if (np >= 2) {
           coupled_metrics(fx, fy, np, d, (uint64_t)cl->seed, k + 1, &law, &pth);
@@ -345,6 +408,33 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
         free(fx);
         free(fy);
       }
+    }
+    if (acc.nf && R > 0) {
+      const double cnt = (double)(cl->steps - acc.from + 1);
+      const double time = (double)cl->steps * cl->step;
+      const double nfe = (double)run.trajectory_nfe[R - 1] / (double)x->chains;
+      double *v = lb_xcalloc((size_t)x->chains, sizeof *v);
+      for (size_t j = 0; j < nwk; j++) {
+        size_t m = 0;
+        for (long c = 0; c < x->chains; c++)
+          if (!run.diverged[c]) v[m++] = acc.sums[(size_t)c * nwk + j] / cnt;
+        lb_metric_result r;
+        lb_weak_result(wk[j], v, m, &r);
+        char name[LB_SPEC_MAXLEN + 16];
+        snprintf(name, sizeof name, "avg:%s", wk[j]->label);
+        add_row(&rows, &nrows, &cap, cl->steps, time, nfe, name, &r);
+        if (x->coupled) {
+          m = 0;
+          for (long c = 0; c < x->chains; c++)
+            if (!run.diverged[c] && !frun.diverged[c])
+              v[m++] = (acc.sums[(size_t)c * nwk + j] -
+                        acc.fine_sums[(size_t)c * nwk + j]) / cnt;
+          if (m >= 2)
+            diff_row(&rows, &nrows, &cap, cl->steps, time, nfe, "avgdiff:",
+                     wk[j]->label, v, m);
+        }
+      }
+      free(v);
     }
     free(res);
     free(nfin);
@@ -379,6 +469,9 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
       else lb_out_abort(&o);
     }
   }
+  free(acc.sums);
+  free(acc.fine_sums);
+  free(wk);
   free(rows);
   free(rec);
   lb_run_clear(&run);
