@@ -378,3 +378,64 @@ Test(weak, coupled_difference_se_and_value) {
   lb_metric_free(m);
   lb_target_free(t);
 }
+
+/* ---- end to end: an experiment with time averages in coupled mode ------- */
+
+static size_t count_lines(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  char line[4096];
+  size_t n = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, needle)) n++;
+  fclose(f);
+  return n;
+}
+
+Test(weak, experiment_rows_and_bad_time_average) {
+  const char *dir = lb_test_tmpdir();
+  char cfg[1024], out[1024], csv[1024], args[4096], err[512];
+  snprintf(cfg, sizeof cfg, "%s/ta.cfg", dir);
+  snprintf(out, sizeof out, "%s/ta.h5", dir);
+  snprintf(csv, sizeof csv, "%s/ta.csv", dir);
+  FILE *f = fopen(cfg, "w");
+  fprintf(f, "name = \"ta\";\ntargets = (\"gaussian:dim=1\");\n"
+             "samplers = (\"plmc:K=4\");\nstep_sizes = [0.2, 0.1];\n"
+             "horizon = 2.0;\nchains = 500;\nseeds = [1];\ninit = \"target\";\n"
+             "record = { schedule = \"every\"; every = 5; };\n"
+             "metrics = \"weak:f=x2,weak:f=cos;w=2\";\ncoupled = true;\n"
+             "time_average = { from = 1.0; };\n");
+  fclose(f);
+  snprintf(args, sizeof args, "run %s --out %s --threads 2", cfg, out);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  snprintf(args, sizeof args, "export %s --out %s", out, csv);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  /* 2 cells; records 0,5,...: 5 at step 0.2 (10 steps + 0), 5 + 1 at 0.1 */
+  cr_expect_eq(count_lines(csv, ",avg:weak:f=x2,"), 2);
+  cr_expect_eq(count_lines(csv, ",avgdiff:weak:f=cos;w=2,"), 2);
+  cr_expect_eq(count_lines(csv, ",diff:weak:f=x2,"), 3 + 5);
+  cr_expect_eq(count_lines(csv, ",weak:f=x2,"), 3 + 5);
+  /* bad input: one line naming the key, status 2 */
+  static const char *const bad[] = {
+      "time_average = { from = 9.0; };", "time_average = { to = 1.0; };",
+      "time_average = 1.0;"};
+  for (size_t k = 0; k < 3; k++) {
+    f = fopen(cfg, "w");
+    fprintf(f, "name = \"ta\";\ntargets = (\"gaussian:dim=1\");\n"
+               "samplers = (\"lmc\");\nstep_sizes = [0.2];\nhorizon = 2.0;\n"
+               "chains = 10;\nseeds = [1];\nmetrics = \"weak:f=x2\";\n%s\n",
+            bad[k]);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s --out %s/bad.h5", cfg, dir);
+    cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s: %s", bad[k], err);
+    cr_expect(strstr(err, "time_average") != NULL, "%s: %s", bad[k], err);
+  }
+  f = fopen(cfg, "w");
+  fprintf(f, "name = \"ta\";\ntargets = (\"gaussian:dim=1\");\n"
+             "samplers = (\"lmc\");\nstep_sizes = [0.2];\nhorizon = 2.0;\n"
+             "chains = 10;\nseeds = [1];\nmetrics = \"cov_err\";\n"
+             "time_average = { from = 1.0; };\n");
+  fclose(f);
+  snprintf(args, sizeof args, "run %s --out %s/bad.h5", cfg, dir);
+  cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
+}
