@@ -197,7 +197,8 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
         lb_init_draw(sim->init, r0, row);
         if (n > d) lb_init_draw_velocity(sim->init, r0, row + d);
         for (size_t i = 0; i < n; i++) w.y[i * ld + j] = row[i];
-        lb_streams_seed(r, j, sim->seed, c, 1);
+        lb_streams_seed(r, j, sim->seed, c,
+                        sim->ctl_substream ? sim->ctl_substream : 1);
         if (sim->fine) {
           lb_streams_seed(rz, j, sim->seed, c, 2);
           lb_streams_seed(rf, j, sim->seed, c, 2);

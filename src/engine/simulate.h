@@ -40,6 +40,11 @@ typedef struct {
   long block; /* chains per block (block.h); 0: LB_BLOCK_DEFAULT.  The
                  output does not depend on it. */
   const struct lb_accum *accum; /* time averages (below); NULL: none */
+  /* Substream of the sampler's own randomness (PLMC's midpoint times;
+   * in coupled mode everything but the Brownian path); 0 means 1.  A
+   * second coupled run with another value differs from the first only in
+   * those draws (the law_w2 noise floor, runner.c). */
+  uint64_t ctl_substream;
 } lb_sim;
 
 /* Accumulation along the chains, for time averages over ALL steps (not

@@ -95,10 +95,17 @@ int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
  * the delta method); law_w2 = mean over coordinates of the 1-D W2 between
  * the two empirical marginals (exact for 1-D empirical laws: sorted
  * matching), standard error from 50 seeded bootstrap resamples of the
- * pairs.  Neither has a noise floor (NaN): the natural one, two
- * independent exact samples, measures noise that coupled samples share
- * and cancel (it lies 3-10x above every law_w2 measured in
- * plmc_vs_fine_lmc), and exact samplers coupled on one path coincide. */
+ * pairs.  Noise floor of law_w2: the same estimator between the coarse
+ * run and a second coupled run of the same sampler on the same Brownian
+ * path that differs only in the sampler's own draws (midpoint times:
+ * lb_sim.ctl_substream = 3): the two laws are equal, so what it measures
+ * is the estimator's noise for samples coupled this way (two independent
+ * exact samples, the natural floor of uncoupled metrics, measure noise
+ * that coupled samples share and cancel: it lies 3-10x above every law_w2
+ * measured in plmc_vs_fine_lmc).  The second run doubles the coarse
+ * sampler's cost (and repeats the fine LMC run, whose output is dropped).
+ * path_rmse has no floor (NaN): exact samplers coupled on one path
+ * coincide. */
 
 static double marg_w2_two(const double *x, const double *y, const size_t *idx,
                           size_t n, size_t d, double *bx, double *by) {
@@ -296,7 +303,7 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
   if (!rc) rc = lb_metric_list_parse(x->metrics, t, &ms, &nm, e);
   int64_t *rec = NULL;
   size_t nrec = rc ? 0 : lb_experiment_records(x, cl->steps, &rec);
-  lb_run run = {0}, frun = {0};
+  lb_run run = {0}, frun = {0}, run2 = {0};
   metric_row *rows = NULL;
   size_t nrows = 0, cap = 0;
   /* the weak metrics, for time averages and coupled differences */
@@ -327,6 +334,14 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
     double t0 = omp_get_wtime();
     rc = lb_simulate(&sim, &run, x->coupled ? &frun : NULL, e);
     run.wall_seconds = omp_get_wtime() - t0;
+    if (!rc && x->coupled) { /* the law_w2 floor's second coarse run */
+      lb_sim sim2 = sim;
+      sim2.accum = NULL;
+      sim2.ctl_substream = 3;
+      lb_run frun2 = {0};
+      rc = lb_simulate(&sim2, &run2, &frun2, e);
+      lb_run_clear(&frun2);
+    }
   }
   if (!rc) {
     size_t d = t->dim, R = run.records;
@@ -400,6 +415,26 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
         lb_metric_result law, pth;
         if (np >= 2) {
           coupled_metrics(fx, fy, np, d, (uint64_t)cl->seed, k + 1, &law, &pth);
+          /* floor: the coarse run against its second coupled run */
+          size_t n2 = 0;
+          for (long c = 0; c < x->chains; c++) {
+            const double *a = run.trajectory + (k * run.record_chains + (size_t)c) * d;
+            const double *b = run2.trajectory + (k * run2.record_chains + (size_t)c) * d;
+            if (lb_all_finite(a, d) && lb_all_finite(b, d)) {
+              memcpy(fx + n2 * d, a, d * sizeof *a);
+              memcpy(fy + n2 * d, b, d * sizeof *b);
+              n2++;
+            }
+          }
+          if (n2 >= 2) {
+            size_t *idx = lb_xcalloc(n2, sizeof *idx);
+            double *bx = lb_xcalloc(n2, sizeof *bx), *by = lb_xcalloc(n2, sizeof *by);
+            for (size_t u = 0; u < n2; u++) idx[u] = u;
+            law.floor = marg_w2_two(fx, fy, idx, n2, d, bx, by);
+            free(idx);
+            free(bx);
+            free(by);
+          }
           add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
                   "law_w2", &law);
           add_row(&rows, &nrows, &cap, run.trajectory_step[k], time, nfe,
@@ -476,6 +511,7 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
   free(rec);
   lb_run_clear(&run);
   lb_run_clear(&frun);
+  lb_run_clear(&run2);
   for (size_t j = 0; j < nm; j++) lb_metric_free(ms[j]);
   free(ms);
   lb_init_clear(&in);
