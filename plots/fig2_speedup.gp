@@ -13,7 +13,9 @@
 # extension, required: writes out.png and out.pdf), rates (rate-fit CSV,
 # optional: no slopes in the legend without it), target (default: the
 # first target in the file), metric (default: the first of
-# LB_METRIC_PREFERENCE in plots/common.gp that the file has for target).
+# LB_METRIC_PREFERENCE in plots/common.gp that the file has for target;
+# when the file has weak errors, two panels: the time-averaged weak error
+# of plots/weak_panels.gp and that distance).
 # Inputs are described in plots/README.md.
 
 if (!exists("in") || !exists("out")) {
@@ -25,4 +27,15 @@ load LB_DIR . '/common.gp'
 
 LB_X = 'nfe'
 LB_XLABEL = 'gradient evaluations per chain'
+# with weak errors in the file: two panels, the time-averaged weak error
+# (plots/weak_panels.gp) and the preferred distance
+LB_WEAK_PREFIXES = 'avg: -'
+LB_PANELS_REST = ''
+if (!exists("metric") && !exists("metrics")) {
+    LB_HAVE0 = LBS("-v mode=metrics -v target=" . q(exists("target") ? target : word(LBS("-v mode=targets", q(in)), 1)), q(in))
+    do for [m in LB_METRIC_PREFERENCE] {
+        if (strlen(LB_PANELS_REST) == 0 && strstrt(LB_HAVE0, '"' . m . '"') > 0) { LB_PANELS_REST = m }
+    }
+}
+load LB_DIR . '/weak_panels.gp'
 load LB_DIR . '/error_curves.gp'

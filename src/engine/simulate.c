@@ -247,7 +247,7 @@ int lb_simulate(const lb_sim *sim, lb_run *out, lb_run *fine_out, lb_err *e) {
         if (sim->fine) {
           block_step(&w, &blk, sim->step, tt, 1);
           double hf = sim->step / (double)K;
-          for (long k = 0; k < K; k++)
+          for (long k = 0; k < K && !sim->fine_idle; k++)
             block_step(&wf, &blkf, hf, tt + (double)k * hf, 1);
         } else {
           block_step(&w, &blk, sim->step, tt, 0);

@@ -45,6 +45,10 @@ typedef struct {
    * second coupled run with another value differs from the first only in
    * those draws (the law_w2 noise floor, runner.c). */
   uint64_t ctl_substream;
+  /* Coupled mode only: step the coarse sampler exactly as when coupled
+   * but leave the fine chains where they start (their output is then
+   * meaningless; the law_w2 floor's second run needs only the coarse). */
+  int fine_idle;
 } lb_sim;
 
 /* Accumulation along the chains, for time averages over ALL steps (not

@@ -103,7 +103,7 @@ int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
  * exact samples, the natural floor of uncoupled metrics, measure noise
  * that coupled samples share and cancel: it lies 3-10x above every law_w2
  * measured in plmc_vs_fine_lmc).  The second run doubles the coarse
- * sampler's cost (and repeats the fine LMC run, whose output is dropped).
+ * sampler's cost (its fine chains stay idle: lb_sim.fine_idle).
  * path_rmse has no floor (NaN): exact samplers coupled on one path
  * coincide. */
 
@@ -338,6 +338,7 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
       lb_sim sim2 = sim;
       sim2.accum = NULL;
       sim2.ctl_substream = 3;
+      sim2.fine_idle = 1;
       lb_run frun2 = {0};
       rc = lb_simulate(&sim2, &run2, &frun2, e);
       lb_run_clear(&frun2);
@@ -451,8 +452,12 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
       double *v = lb_xcalloc((size_t)x->chains, sizeof *v);
       for (size_t j = 0; j < nwk; j++) {
         size_t m = 0;
-        for (long c = 0; c < x->chains; c++)
-          if (!run.diverged[c]) v[m++] = acc.sums[(size_t)c * nwk + j] / cnt;
+        for (long c = 0; c < x->chains; c++) {
+          double a = acc.sums[(size_t)c * nwk + j] / cnt;
+          /* diverged chains, and chains still finite at the horizon but
+           * so large that f overflowed on the way, are left out */
+          if (!run.diverged[c] && isfinite(a)) v[m++] = a;
+        }
         lb_metric_result r;
         lb_weak_result(wk[j], v, m, &r);
         char name[LB_SPEC_MAXLEN + 16];
@@ -461,9 +466,11 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
         if (x->coupled) {
           m = 0;
           for (long c = 0; c < x->chains; c++)
-            if (!run.diverged[c] && !frun.diverged[c])
-              v[m++] = (acc.sums[(size_t)c * nwk + j] -
-                        acc.fine_sums[(size_t)c * nwk + j]) / cnt;
+            if (!run.diverged[c] && !frun.diverged[c]) {
+              double a = (acc.sums[(size_t)c * nwk + j] -
+                          acc.fine_sums[(size_t)c * nwk + j]) / cnt;
+              if (isfinite(a)) v[m++] = a;
+            }
           if (m >= 2)
             diff_row(&rows, &nrows, &cap, cl->steps, time, nfe, "avgdiff:",
                      wk[j]->label, v, m);

@@ -173,11 +173,18 @@ void lb_weak_result(const lb_metric *m, const double *v, size_t n,
   out->n = n;
 }
 
+/* Points whose f overflows (a chain far out but still finite) are left
+ * out, as the non-finite points are by the caller; out->n says how many
+ * remain. */
 static void weak_direct(const lb_metric *m, const double *x, size_t n,
                         lb_metric_result *out) {
   double *v = lb_xcalloc(n, sizeof *v);
-  for (size_t c = 0; c < n; c++) v[c] = lb_weak_f(m, x + c * m->dim);
-  lb_weak_result(m, v, n, out);
+  size_t k = 0;
+  for (size_t c = 0; c < n; c++) {
+    double f = lb_weak_f(m, x + c * m->dim);
+    if (isfinite(f)) v[k++] = f;
+  }
+  lb_weak_result(m, v, k, out);
   free(v);
 }
 
