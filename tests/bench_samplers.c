@@ -8,6 +8,9 @@
  *   block size 64 against block size 1 (the unbatched path)
  *   PLMC K=1024 vs K=4 per coarse step   (target <= 1.2)
  *   2 threads vs 1, 10^5 chains          (target >= 1.8)
+ *   underdamped on ring8: ULMC, urlmc, uplmc chain-steps/s next to the
+ *     overdamped ones, uplmc K=1024 vs K=4 per coarse step (<= 1.2,
+ *     issue 10)
  * Each timing is the best of 3 (the machine is shared). */
 #include <stdio.h>
 
@@ -79,12 +82,36 @@ static void one_target(const char *tspec, long chains, long steps) {
          per[1] / per[0], per[8] / per[4]);
 }
 
+/* Underdamped samplers on ring8 (issue 10). */
+static void underdamped(void) {
+  const char *ud[] = {"ulmc", "urlmc", "uplmc:K=4", "uplmc:K=1024",
+                      "uplmc:K=inf", "uplmc:K=4,option=2", "lmc"};
+  enum { NU = sizeof ud / sizeof ud[0] };
+  double per[NU], nfe[NU];
+  long chains = 20000, steps = 100;
+  printf("underdamped samplers on gmm:preset=ring8, %ld chains x %ld steps, "
+         "1 thread, block 64, best of 3\n", chains, steps);
+  printf("  %-22s %10s %14s %8s\n", "sampler", "ns/step", "chain-steps/s",
+         "NFE/step");
+  for (int i = 0; i < NU; i++) {
+    per[i] = time_run("gmm:preset=ring8", ud[i], chains, steps, 1, 64, &nfe[i]);
+    printf("  %-22s %10.1f %14.3g %8.3f\n", ud[i], per[i] * 1e9, 1.0 / per[i],
+           nfe[i]);
+  }
+  printf("  ratios: uplmc K=1024 / K=4 per coarse step %.3f (<= 1.2); ULMC / "
+         "LMC %.2f, urlmc / ULMC %.2f,\n          uplmc K=4 / ULMC %.2f, "
+         "K=inf / ULMC %.2f\n\n",
+         per[3] / per[2], per[0] / per[6], per[1] / per[0], per[2] / per[0],
+         per[4] / per[0]);
+}
+
 void bench_samplers(void) {
   printf("block 1/64: time per chain-step with blocks of one chain (every "
          "drift call on one row) over blocks of 64\n\n");
   one_target("gmm:preset=ring8", 20000, 100);
   one_target("gmm:dim=10,modes=8", 10000, 50);
   one_target("double_well:dim=10", 10000, 50);
+  underdamped();
 
   const char *thr[] = {"lmc", "plmc:K=16"};
   for (int i = 0; i < 2; i++) {

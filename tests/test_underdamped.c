@@ -608,6 +608,7 @@ ParameterizedTestParameters(uplmc, nfe) {
       {"uplmc:K=8,option=2", 2.0 - 1.0 / 8, 0},
       {"uplmc:K=4,impl=fine", 2.0 - 1.0 / 4, 0},
       {"uplmc:K=inf", 2.0, 0},
+      {"uplmc:Kalpha=0.8", 2.0 - 1.0 / 8, 0}, /* K = 0.8/0.1 */
   };
   return cr_make_param_array(ud_nfe_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -725,5 +726,33 @@ Test(uplmc, coupled_needs_one_dynamics) {
   lb_init_clear(&in);
   lb_sampler_free(f);
   lb_sampler_free(s);
+  lb_target_free(t);
+}
+
+/* Kalpha=C: K = round(C/alpha) at each coarse step (the speed-up regime
+ * K ~ 1/alpha); same law as the fixed K it resolves to. */
+Test(uplmc, Kalpha_resolves_K_per_step) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *a, *b4, *b8;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=1", &t, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:Kalpha=0.4,gamma=1.5", t, &a, &e), LB_OK, "%s", e.msg);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=4,gamma=1.5", t, &b4, &e), LB_OK);
+  cr_assert_eq(lb_sampler_alloc("uplmc:K=8,gamma=1.5", t, &b8, &e), LB_OK);
+  double A[2][4], AA[2][16], N[2][4];
+  a->type->gauss_law2(a, 0.1, 2.0, 0.7, A[0], AA[0], N[0]);
+  b4->type->gauss_law2(b4, 0.1, 2.0, 0.7, A[1], AA[1], N[1]);
+  cr_expect(law_gap(A[0], A[1], 4) == 0 && law_gap(AA[0], AA[1], 16) == 0 &&
+            law_gap(N[0], N[1], 4) == 0, "alpha 0.1: K=4");
+  a->type->gauss_law2(a, 0.05, 2.0, 0.7, A[0], AA[0], N[0]);
+  b8->type->gauss_law2(b8, 0.05, 2.0, 0.7, A[1], AA[1], N[1]);
+  cr_expect(law_gap(A[0], A[1], 4) == 0 && law_gap(AA[0], AA[1], 16) == 0 &&
+            law_gap(N[0], N[1], 4) == 0, "alpha 0.05: K=8");
+  lb_sampler *bad = NULL;
+  cr_expect_eq(lb_sampler_alloc("uplmc:K=4,Kalpha=1", t, &bad, &e), LB_EINPUT);
+  cr_expect(strstr(e.msg, "Kalpha") != NULL, "%s", e.msg);
+  lb_sampler_free(a);
+  lb_sampler_free(b4);
+  lb_sampler_free(b8);
   lb_target_free(t);
 }

@@ -221,8 +221,11 @@ static void cell_params(hid_t loc, const lb_cell *cl, const lb_sampler *s,
     if (lb_spec_str(&sp, "option")) opt = lb_spec_str(&sp, "option");
     if (lb_spec_str(&sp, "gamma")) gamma = lb_spec_str(&sp, "gamma");
   }
-  char kbuf[32] = "", obuf[32] = "";
-  if (s->type->fine_steps && !*K) { /* defaults made explicit */
+  char kbuf[LB_SPEC_MAXLEN + 8] = "", obuf[32] = "";
+  if (!*K && lb_spec_str(&sp, "Kalpha")) { /* K ~ C/alpha */
+    snprintf(kbuf, sizeof kbuf, "%s/alpha", lb_spec_str(&sp, "Kalpha"));
+    K = kbuf;
+  } else if (s->type->fine_steps && !*K) { /* defaults made explicit */
     long k = s->type->fine_steps(s);
     snprintf(kbuf, sizeof kbuf, k ? "%ld" : "inf", k);
     K = kbuf;

@@ -49,16 +49,36 @@
 #include "udlaw.h"
 
 typedef struct {
-  long K;     /* 0 encodes K = infinity */
-  int option; /* 1 or 2 */
-  int fine;   /* 1: literal fine-step form */
+  long K;       /* 0 encodes K = infinity */
+  int option;   /* 1 or 2 */
+  int fine;     /* 1: literal fine-step form */
+  double kalpha; /* > 0: K = max(1, round(kalpha / alpha)) at each step */
 } pmm_params;
+
+/* The parameters for a coarse step alpha (Kalpha=C: K ~ C/alpha, the
+ * speed-up regime of the paper, fine step alpha^2/C). */
+static pmm_params pmm_at(const pmm_params *p, double alpha) {
+  pmm_params q = *p;
+  if (p->kalpha > 0) {
+    double k = floor(p->kalpha / alpha + 0.5);
+    q.K = k < 1 ? 1 : k > 1e12 ? (long)1e12 : (long)k;
+  }
+  return q;
+}
 
 static int pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
   pmm_params *p = lb_xcalloc(1, sizeof *p);
   s->state = p;
   const char *k = lb_spec_str(spec, "K");
-  if (!k) {
+  if (lb_spec_has(spec, "Kalpha")) {
+    if (k)
+      return lb_fail(e, LB_EINPUT, "--sampler: give K or Kalpha, not both");
+    int rc = lb_spec_double(spec, "Kalpha", 0.0, 1e-300, 1e300, &p->kalpha, e);
+    if (rc) return rc;
+    if (!(p->kalpha > 0))
+      return lb_fail(e, LB_EINPUT, "--sampler: Kalpha must be > 0");
+    p->K = 1; /* placeholder: set per step by pmm_at */
+  } else if (!k) {
     p->K = 16;
   } else if (strcmp(k, "inf") == 0) {
     p->K = 0;
@@ -345,7 +365,7 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
 
 static void pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
                      double t, double *y, long *nfe, double *work) {
-  const pmm_params *p = s->state;
+  const pmm_params q = pmm_at(s->state, alpha), *p = &q;
   if (p->fine)
     pmm_step_fine(s, p, blk, alpha, t, y, nfe, work);
   else
@@ -360,7 +380,8 @@ static void pmm_step_coupled(const lb_sampler *s, const lb_block *blk,
 }
 
 static long pmm_fine_steps(const lb_sampler *s) {
-  return ((const pmm_params *)s->state)->K;
+  const pmm_params *p = s->state;
+  return p->kalpha > 0 ? -1 : p->K; /* Kalpha: not coupled */
 }
 
 /* ---- exact law on a Gaussian target (overdamped) ---------------------------
@@ -371,7 +392,7 @@ static long pmm_fine_steps(const lb_sampler *s) {
  * Poisson(1 - s).  Derivation in the README. */
 static void pmm_gauss_law(const lb_sampler *s, double alpha, double li,
                           double lj, double out[3]) {
-  const pmm_params *p = s->state;
+  const pmm_params pa = pmm_at(s->state, alpha), *p = &pa;
   double ET, ET2, En;
   if (p->K == 0) {
     ET = alpha / 2.0;
@@ -416,7 +437,9 @@ const lb_sampler_type lb_sampler_plmc = {
             "  option=1    1: Bernoulli(1/K) midpoints; 2: one uniform grid "
             "midpoint\n"
             "  impl=fast   fast: cost independent of K; fine: literal K-step "
-            "form",
+            "form\n"
+            "  Kalpha=C    instead of K: K = max(1, round(C/alpha)) for coarse "
+            "step alpha",
     .dynamics = &lb_dynamics_overdamped,
     .init = pmm_init,
     .free = free,
@@ -431,8 +454,8 @@ const lb_sampler_type lb_sampler_plmc = {
 static void pmm_gauss_law2(const lb_sampler *s, double alpha, double li,
                            double lj, double ea[4], double eaa[16],
                            double en[4]) {
-  const pmm_params *p = s->state;
-  lb_pmm_ud_law(s->dyn.gamma, p->K, p->option, alpha, li, lj, ea, eaa, en);
+  const pmm_params p = pmm_at(s->state, alpha);
+  lb_pmm_ud_law(s->dyn.gamma, p.K, p.option, alpha, li, lj, ea, eaa, en);
 }
 
 const lb_sampler_type lb_sampler_uplmc = {
@@ -445,7 +468,9 @@ const lb_sampler_type lb_sampler_uplmc = {
             "  option=1    1: Bernoulli(1/K) midpoints; 2: one uniform grid "
             "midpoint\n"
             "  impl=fast   fast: cost independent of K; fine: literal K-step "
-            "form",
+            "form\n"
+            "  Kalpha=C    instead of K: K = max(1, round(C/alpha)) for coarse "
+            "step alpha",
     .dynamics = &lb_dynamics_underdamped,
     .init = pmm_init,
     .free = free,
