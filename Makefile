@@ -6,6 +6,7 @@
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make figures  every figure into results/figures/
 #   make fresh-check  make run + make test on a bare Debian 12 root (root)
+#   make models   retrain the shipped diffusion models in targets/models/
 #
 # BUILD and BIN may be overridden to keep several builds apart.
 
@@ -17,7 +18,7 @@ CC    ?= cc
 # packages (scripts/install-deps.sh, idempotent), then does the real work
 # in a sub-make with LB_DEPS=ok: nothing below that line is computed before
 # the packages are there (pkg-config itself is one of them).
-PUBLIC := all run test bench asan figures figures-default
+PUBLIC := all run test bench asan figures figures-default models
 
 # A contributor's check (root, several minutes; not part of make test): the
 # two README commands on a bare Debian 12 root (scripts/fresh-check.sh).
@@ -141,6 +142,15 @@ $(RESULTS)/double_well_mixing.csv $(RESULTS)/double_well_mixing_rates.csv \
 $(RESULTS)/double_well_trajectories.csv $(RESULTS)/double_well_fractions.csv &: \
     $(RESULTS)/double_well_mixing.h5 $(BIN)/langbench
 	$(BIN)/langbench export $< --out $(RESULTS)/double_well_mixing.csv --figure-data $(RESULTS)
+
+# make models: retrain the shipped noise-prediction models (README, "Shipped
+# models") with the default settings of `langbench train`; their /weights
+# are reproduced bit for bit (the result does not depend on the threads).
+MODEL_THREADS ?= 2
+models: $(BIN)/langbench
+	$(BIN)/langbench train --data moons --out targets/models/moons.h5 --threads $(MODEL_THREADS)
+	$(BIN)/langbench train --data 8gaussians --out targets/models/8gaussians.h5 --threads $(MODEL_THREADS)
+	$(BIN)/langbench train --data gmm:preset=ring8 --out targets/models/ring8.h5 --threads $(MODEL_THREADS)
 
 # Figures 1-3 from the default experiment of `make run` (which draws them
 # too), redrawn from its data in seconds: results/default-figures/.

@@ -11,11 +11,12 @@ double bench_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* `bench [samplers|metrics]`: one part only (default: both). */
+/* `bench [samplers|metrics|mlp]`: one part only (default: all). */
 int main(int argc, char **argv) {
   int all = argc < 2;
   printf("langbench bench: one run, ratios are within this run\n\n");
   if (all || strcmp(argv[1], "samplers") == 0) bench_samplers();
   if (all || strcmp(argv[1], "metrics") == 0) bench_metrics();
+  if (all || strcmp(argv[1], "mlp") == 0) bench_mlp();
   return 0;
 }

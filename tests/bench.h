@@ -6,5 +6,6 @@
 double bench_now(void); /* monotonic seconds */
 void bench_samplers(void);
 void bench_metrics(void);
+void bench_mlp(void);
 
 #endif

@@ -63,6 +63,9 @@ void lb_mlp_embed(double s, double *out, size_t stride);
  * [-1/sqrt(in_l), 1/sqrt(in_l)], drawn in buffer order from r. */
 void lb_mlp_init_params(const lb_mlp_arch *a, gsl_rng *r, double *theta);
 
+/* The exponential used by SiLU (exposed for the tests). */
+double lb_mlp_exp(double u);
+
 /* Make OpenBLAS single-threaded (called before any dgemm here). */
 void lb_mlp_blas_serial(void);
 
@@ -127,7 +130,7 @@ typedef struct {
   size_t width, depth;
   double lr;       /* peak learning rate */
   double warmup;   /* fraction of steps of linear warm-up */
-  double ema;      /* EMA decay */
+  double ema;      /* EMA decay E (warm-up: min(E, (1+t)/(10+t)) at step t) */
   uint64_t seed;
   int threads;
   int progress;    /* 0 silent, 1 plain lines, 2 TTY bar (on stderr) */

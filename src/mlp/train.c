@@ -6,7 +6,9 @@
  * eps; the loss is the mean over rows and coordinates of
  * (eps_theta(x_s, s) - eps)^2.  Then Adam at the scheduled learning rate
  * (linear warm-up over a fraction of the steps, cosine decay to 0) and the
- * EMA update.
+ * EMA update ema = d ema + (1 - d) theta with d = min(E, (1+t)/(10+t)) at
+ * step t = 0, 1, ... (warm-up as TensorFlow's ExponentialMovingAverage
+ * with num_updates), started from the initial weights.
  *
  * Randomness: stream (seed, 1) initialises the weights, stream (seed, 0)
  * draws every minibatch in row order (data point, step, noise), all on
@@ -138,6 +140,9 @@ int lb_mlp_train(const lb_train_opts *o, lb_mlp_file *out, lb_err *e) {
     for (size_t c = 0; c < nch; c++) loss += closs[c];
     loss *= scale;
     double lr = lr_at(o, t);
+    /* EMA with warm-up: decay min(E, (1 + t) / (10 + t)), so that short
+     * runs do not keep the random initialisation */
+    double decay = fmin(o->ema, (1.0 + (double)t) / (10.0 + (double)t));
     /* sum the chunks in order, then Adam and EMA, elementwise */
     const size_t blk = 4096;
 #pragma omp parallel for num_threads(nth) schedule(static)
@@ -150,7 +155,7 @@ int lb_mlp_train(const lb_train_opts *o, lb_mlp_file *out, lb_err *e) {
       }
       lb_adam_step(k1 - k0, theta + k0, m + k0, v + k0, g + k0, lr, 0.9,
                    0.999, 1e-8, t + 1);
-      lb_ema_update(k1 - k0, ema + k0, theta + k0, o->ema);
+      lb_ema_update(k1 - k0, ema + k0, theta + k0, decay);
     }
     if (!isfinite(loss)) {
       rc = lb_fail(e, LB_ERUNTIME,
