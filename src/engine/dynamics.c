@@ -9,6 +9,8 @@
 
 #include <math.h>
 
+#include "vmath.h"
+
 void lb_dynamics_setup(lb_dynamics *dy, const lb_dynamics_type *type,
                        const lb_target *t, double gamma) {
   dy->type = type;
@@ -18,6 +20,7 @@ void lb_dynamics_setup(lb_dynamics *dy, const lb_dynamics_type *type,
   dy->gamma = gamma;
 }
 
+LB_VECTOR_CLONES
 void lb_dynamics_drift(const lb_dynamics *dy, size_t B, size_t ld,
                        const double *y, const double *t, double *b) {
   lb_target_grad_block(dy->target, B, ld, y, t, b);
@@ -38,6 +41,7 @@ static void od_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
   (void)y; /* identity */
 }
 
+LB_VECTOR_CLONES
 static void od_add_G(const lb_dynamics *dy, size_t B, size_t ld,
                      const double *tau, double c, const double *b, double *y) {
   double k[LB_BLOCK_MAX];
@@ -49,6 +53,7 @@ static void od_add_G(const lb_dynamics *dy, size_t B, size_t ld,
   }
 }
 
+LB_VECTOR_CLONES
 static void od_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double c,
                         const double *b, double *y) {
   for (size_t i = 0; i < dy->d; i++) {
@@ -58,10 +63,13 @@ static void od_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double c,
   }
 }
 
+LB_VECTOR_CLONES
 static void od_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
                          const double *tau, const double *z, double *y) {
   double s[LB_BLOCK_MAX];
-  for (size_t r = 0; r < B; r++) s[r] = sqrt(2.0 * tau[r]);
+  /* one sqrt per distinct consecutive tau (the same value either way) */
+  for (size_t r = 0; r < B; r++)
+    s[r] = r > 0 && tau[r] == tau[r - 1] ? s[r - 1] : sqrt(2.0 * tau[r]);
   for (size_t i = 0; i < dy->d; i++) {
     const double *zi = z + i * ld;
     double *yi = y + i * ld;

@@ -1,9 +1,12 @@
-/* rng.c -- Philox4x64-10 as a gsl_rng_type.  GPL-3.0-or-later. */
+/* rng.c -- Philox4x64-10 as a gsl_rng_type; vectorised per-row
+ * Philox4x32-10 streams with Box-Muller normals.  GPL-3.0-or-later. */
 #include "rng.h"
 
 #include <Random123/philox.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "lb.h"
 
 typedef struct {
   philox4x64_key_t key;
@@ -73,60 +76,229 @@ void lb_rng_seed(gsl_rng *r, uint64_t seed, uint64_t stream,
   s->idx = 8;
 }
 
-/* ---- per-row streams ------------------------------------------------- */
+/* ---- per-row streams ---------------------------------------------------
+ * Philox4x32-10 (Salmon et al. 2011; the constants of Random123's
+ * philox.h), written out lane by lane so that a loop over rows vectorises
+ * (32x32->64 multiplies are vpmuludq): row j's stream is the sequence of
+ * blocks philox(key = seed, ctr = (pos, chain, substream)), pos = 0, 1, ...
+ * (ctr words: pos low, pos high, chain low, chain high << 8 | substream;
+ * distinct for chains < 2^56 and substreams < 256).  Each draw consumes
+ * whole blocks: a uniform one block (52 bits), a pair of Gaussians one
+ * block (Box-Muller: a 52-bit u1 in (0, 1] from words 0-1, a 32-bit angle
+ * from word 2, lb_log / lb_sqrt / lb_sincos2pi of vmath.h, branch-free; an
+ * odd count drops the pair's second value).  The tail beyond 8.49 sd
+ * (u1 >= 2^-52) is cut: mass 2e-17. */
 
-#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <string.h>
+
+#include "block.h"
+#include "vmath.h"
 
 struct lb_streams {
   size_t rows;
-  gsl_rng **r;
+  uint32_t *k0, *k1, *c2, *c3; /* key and the fixed counter words */
+  uint64_t *pos;               /* next block */
 };
 
 lb_streams *lb_streams_alloc(size_t rows) {
-  lb_streams *s = calloc(1, sizeof *s);
-  if (s) s->r = calloc(rows ? rows : 1, sizeof *s->r);
-  if (!s || !s->r) {
-    fprintf(stderr, "langbench: out of memory\n");
-    exit(1);
-  }
+  lb_streams *s = lb_xcalloc(1, sizeof *s);
+  size_t n = rows ? rows : 1;
   s->rows = rows;
-  for (size_t j = 0; j < rows; j++) s->r[j] = lb_rng_alloc();
+  s->k0 = lb_xcalloc(n, sizeof(uint32_t));
+  s->k1 = lb_xcalloc(n, sizeof(uint32_t));
+  s->c2 = lb_xcalloc(n, sizeof(uint32_t));
+  s->c3 = lb_xcalloc(n, sizeof(uint32_t));
+  s->pos = lb_xcalloc(n, sizeof(uint64_t));
   return s;
 }
 
 void lb_streams_free(lb_streams *s) {
   if (!s) return;
-  for (size_t j = 0; j < s->rows; j++) gsl_rng_free(s->r[j]);
-  free(s->r);
+  free(s->k0);
+  free(s->k1);
+  free(s->c2);
+  free(s->c3);
+  free(s->pos);
   free(s);
 }
 
 void lb_streams_seed(lb_streams *s, size_t row, uint64_t seed, uint64_t chain,
                      uint64_t substream) {
-  lb_rng_seed(s->r[row], seed, chain, substream);
+  s->k0[row] = (uint32_t)seed;
+  s->k1[row] = (uint32_t)(seed >> 32);
+  s->c2[row] = (uint32_t)chain;
+  s->c3[row] = (uint32_t)((chain >> 32) << 8) | (uint32_t)(substream & 0xff);
+  s->pos[row] = 0;
+}
+
+/* Philox4x32-10 of (c0..c3) under (k0, k1), in place; the rounds are
+ * written out (a loop inside the vectorised row loop would keep it
+ * scalar). */
+#define PHILOX_ROUND                                         \
+  do {                                                       \
+    uint64_t p0 = (uint64_t)0xD2511F53u * a;                 \
+    uint64_t p1 = (uint64_t)0xCD9E8D57u * c;                 \
+    uint32_t na = (uint32_t)(p1 >> 32) ^ b ^ k0;             \
+    uint32_t nc = (uint32_t)(p0 >> 32) ^ d ^ k1;             \
+    b = (uint32_t)p1;                                        \
+    d = (uint32_t)p0;                                        \
+    a = na;                                                  \
+    c = nc;                                                  \
+    k0 += 0x9E3779B9u;                                       \
+    k1 += 0xBB67AE85u;                                       \
+  } while (0)
+
+static inline __attribute__((always_inline)) void philox(uint32_t *c0, uint32_t *c1, uint32_t *c2,
+                          uint32_t *c3, uint32_t k0, uint32_t k1) {
+  uint32_t a = *c0, b = *c1, c = *c2, d = *c3;
+  PHILOX_ROUND; PHILOX_ROUND; PHILOX_ROUND; PHILOX_ROUND; PHILOX_ROUND;
+  PHILOX_ROUND; PHILOX_ROUND; PHILOX_ROUND; PHILOX_ROUND; PHILOX_ROUND;
+  *c0 = a, *c1 = b, *c2 = c, *c3 = d;
+}
+
+void lb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+                      uint32_t out[4]) {
+  uint32_t a = ctr[0], b = ctr[1], c = ctr[2], d = ctr[3];
+  philox(&a, &b, &c, &d, key[0], key[1]);
+  out[0] = a, out[1] = b, out[2] = c, out[3] = d;
+}
+
+/* The next block of row `row`. */
+static void block_of(lb_streams *s, size_t row, uint32_t w[4]) {
+  uint64_t p = s->pos[row]++;
+  uint32_t a = (uint32_t)p, b = (uint32_t)(p >> 32), c = s->c2[row],
+           d = s->c3[row];
+  philox(&a, &b, &c, &d, s->k0[row], s->k1[row]);
+  w[0] = a, w[1] = b, w[2] = c, w[3] = d;
+}
+
+/* [0, 1) with 52 random bits (words 0-1 of the block), built from the
+ * bit pattern so that the vector lanes below give the same values. */
+static inline __attribute__((always_inline)) double u52(uint32_t a,
+                                                        uint32_t b) {
+  uint64_t m52 = ((uint64_t)a << 20) | (uint64_t)(b >> 12);
+  return lb_from_bits(0x3ff0000000000000ULL | m52) - 1.0;
 }
 
 double lb_streams_uniform(lb_streams *s, size_t row) {
-  return gsl_rng_uniform(s->r[row]);
+  uint32_t w[4];
+  block_of(s, row, w);
+  return u52(w[0], w[1]);
 }
 
+LB_VECTOR_CLONES
+static void uniform_lanes(size_t cnt, const uint32_t *restrict k0,
+                          const uint32_t *restrict k1,
+                          const uint32_t *restrict c2,
+                          const uint32_t *restrict c3,
+                          const uint64_t *restrict pos, double *restrict u) {
+#pragma omp simd
+  for (size_t j = 0; j < cnt; j++) {
+    uint64_t p = pos[j];
+    uint32_t a = (uint32_t)p, b = (uint32_t)(p >> 32), c = c2[j], d = c3[j];
+    philox(&a, &b, &c, &d, k0[j], k1[j]);
+    u[j] = u52(a, b);
+  }
+}
+
+/* Lemire's multiply-and-reject on 64-bit draws: exactly uniform. */
 unsigned long lb_streams_uniform_int(lb_streams *s, size_t row,
                                      unsigned long n) {
-  return gsl_rng_uniform_int(s->r[row], n);
+  for (;;) {
+    uint32_t w[4];
+    block_of(s, row, w);
+    uint64_t x = ((uint64_t)w[0] << 32) | w[1];
+    unsigned __int128 m = (unsigned __int128)x * (uint64_t)n;
+    uint64_t lo = (uint64_t)m;
+    if (lo >= (uint64_t)n || lo >= (uint64_t)(-(uint64_t)n) % (uint64_t)n)
+      return (unsigned long)(m >> 64);
+  }
+}
+
+/* u in (0, 1] with 53 bits. */
+static double uniform_pos(lb_streams *s, size_t row) {
+  return 1.0 - lb_streams_uniform(s, row);
 }
 
 double lb_streams_exponential(lb_streams *s, size_t row) {
-  return gsl_ran_exponential(s->r[row], 1.0);
+  return -log(uniform_pos(s, row));
 }
 
+/* Inversion, as GSL's gsl_ran_geometric: 1 + floor(log u / log(1 - p)). */
 unsigned long lb_streams_geometric(lb_streams *s, size_t row, double p) {
-  return gsl_ran_geometric(s->r[row], p);
+  double u = uniform_pos(s, row);
+  if (p >= 1.0) return 1;
+  return (unsigned long)(floor(log(u) / log1p(-p)) + 1.0);
+}
+
+/* One Box-Muller pair for each of cnt lanes: block pos[j] + off of the
+ * lane's stream into (z0[j], z1[j]). */
+LB_VECTOR_CLONES
+static void gauss_pairs(size_t cnt, const uint32_t *restrict k0,
+                        const uint32_t *restrict k1,
+                        const uint32_t *restrict c2,
+                        const uint32_t *restrict c3,
+                        const uint64_t *restrict pos, uint64_t off,
+                        double *restrict z0, double *restrict z1) {
+#pragma omp simd
+  for (size_t j = 0; j < cnt; j++) {
+    uint64_t p = pos[j] + off;
+    uint32_t a = (uint32_t)p, b = (uint32_t)(p >> 32), c = c2[j], d = c3[j];
+    philox(&a, &b, &c, &d, k0[j], k1[j]);
+    double u1 = 1.0 - u52(a, b); /* (0, 1] */
+    double u2 = lb_from_bits(0x3ff0000000000000ULL | ((uint64_t)c << 20)) -
+                1.0; /* [0, 1) */
+    double rad = lb_sqrt(-2.0 * lb_log(u1)), sn, cs;
+    lb_sincos2pi(u2, &sn, &cs);
+    z0[j] = rad * cs;
+    z1[j] = rad * sn;
+  }
+}
+
+/* The stream state of rows[j0 .. j0+m) into lane arrays; advance each
+ * row by `blocks`. */
+typedef struct {
+  uint32_t k0[LB_BLOCK_MAX], k1[LB_BLOCK_MAX], c2[LB_BLOCK_MAX],
+      c3[LB_BLOCK_MAX];
+  uint64_t pos[LB_BLOCK_MAX];
+} lanes;
+
+static void gather(lb_streams *s, const size_t *rows, size_t j0, size_t m,
+                   uint64_t blocks, lanes *L) {
+  for (size_t j = 0; j < m; j++) {
+    size_t r = rows ? rows[j0 + j] : j0 + j;
+    L->k0[j] = s->k0[r];
+    L->k1[j] = s->k1[r];
+    L->c2[j] = s->c2[r];
+    L->c3[j] = s->c3[r];
+    L->pos[j] = s->pos[r];
+    s->pos[r] += blocks;
+  }
+}
+
+void lb_streams_uniform_block(lb_streams *s, size_t cnt, const size_t *rows,
+                              double *u) {
+  lanes L;
+  for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
+    size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
+    gather(s, rows, j0, m, 1, &L);
+    uniform_lanes(m, L.k0, L.k1, L.c2, L.c3, L.pos, u + j0);
+  }
 }
 
 void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
                       size_t ld, double *z) {
-  for (size_t j = 0; j < cnt; j++) {
-    gsl_rng *r = s->r[rows ? rows[j] : j];
-    for (size_t i = 0; i < n; i++) z[i * ld + j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+  lanes L;
+  double spare[LB_BLOCK_MAX];
+  uint64_t npairs = (n + 1) / 2;
+  for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
+    size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
+    gather(s, rows, j0, m, npairs, &L);
+    for (uint64_t q = 0; q < npairs; q++) {
+      double *za = z + 2 * q * ld + j0;
+      double *zb = 2 * q + 1 < n ? z + (2 * q + 1) * ld + j0 : spare;
+      gauss_pairs(m, L.k0, L.k1, L.c2, L.c3, L.pos, q, za, zb);
+    }
   }
 }

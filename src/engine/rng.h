@@ -24,8 +24,15 @@ gsl_rng *lb_rng_alloc(void);
 /* Restart r at the beginning of stream (seed, stream, substream). */
 void lb_rng_seed(gsl_rng *r, uint64_t seed, uint64_t stream, uint64_t substream);
 
+/* Philox4x32-10 of one counter under one key (the stream generator of
+ * lb_streams; exposed for the known-answer test against Random123). */
+void lb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+                      uint32_t out[4]);
+
 /* ------------------------------------------------------------------ */
-/* Per-row streams of a block of chains (block.h).  Row j of a block reads
+/* Per-row streams of a block of chains (block.h), Philox4x32-10 keyed by
+ * the seed with counter (draw index, chain, substream), vectorised across
+ * rows (rng.c).  Row j of a block reads
  * its own stream, seeded with (seed, chain, substream) of the chain it
  * holds, so what a chain draws depends only on (seed, chain, substream)
  * and the order of its own draws: never on the block size, on the other
@@ -38,6 +45,10 @@ void lb_streams_free(lb_streams *s);
 void lb_streams_seed(lb_streams *s, size_t row, uint64_t seed, uint64_t chain,
                      uint64_t substream);
 double lb_streams_uniform(lb_streams *s, size_t row); /* [0, 1) */
+/* u[j] = the next uniform of row rows[j] (NULL: row j), j < cnt: the same
+ * value lb_streams_uniform would give, for many rows at once. */
+void lb_streams_uniform_block(lb_streams *s, size_t cnt, const size_t *rows,
+                              double *u);
 /* Uniform on {0, ..., n-1}, n >= 1. */
 unsigned long lb_streams_uniform_int(lb_streams *s, size_t row,
                                      unsigned long n);

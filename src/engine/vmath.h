@@ -27,13 +27,15 @@
 #define LB_VECTOR_CLONES
 #endif
 
-static inline uint64_t lb_bits(double x) {
+#define LB_ALWAYS_INLINE __attribute__((always_inline))
+
+static inline LB_ALWAYS_INLINE uint64_t lb_bits(double x) {
   uint64_t u;
   memcpy(&u, &x, sizeof u);
   return u;
 }
 
-static inline double lb_from_bits(uint64_t u) {
+static inline LB_ALWAYS_INLINE double lb_from_bits(uint64_t u) {
   double x;
   memcpy(&x, &u, sizeof x);
   return x;
@@ -52,7 +54,7 @@ static inline double lb_from_bits(uint64_t u) {
  * +0 (true value < 3.3e-308: the mixture weights that use it are then
  * negligible by 300 orders of magnitude); NaN gives NaN.  Cost: about 30
  * flops, no branch, no table. */
-static inline double lb_exp(double x) {
+static inline LB_ALWAYS_INLINE double lb_exp(double x) {
   const double shift = 0x1.8p52, log2e = 0x1.71547652b82fep0;
   const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
   double kd = x * log2e + shift;
@@ -74,6 +76,87 @@ static inline double lb_exp(double x) {
   double scale = lb_from_bits((u + 1023u) << 52);
   double y = p * scale;
   return x < -708.0 ? 0.0 : y;
+}
+
+/* log(x) for normal x > 0 (the Box-Muller radius needs x in (0, 1]).
+ * Method (fdlibm's reduction with a Taylor tail): x = 2^e m, m in
+ * [sqrt(1/2), sqrt(2)) from the bit pattern; s = (m - 1)/(m + 1) (m - 1 is
+ * exact), log m = 2 atanh s = 2s + 2s s^2 (1/3 + s^2/5 + ... + s^18/21)
+ * (|s| <= 0.1716: truncation below 1e-18 relative); log x = e ln2hi +
+ * (log m + e ln2lo).  Error about 2 ulp (one divide, a few rounded
+ * products); cost one divide and ~30 flops.  Subnormals, 0, negatives,
+ * inf and NaN are outside its domain. */
+static inline LB_ALWAYS_INLINE double lb_log(double x) {
+  const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
+  uint64_t b = lb_bits(x);
+  double m = lb_from_bits((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+  double e = lb_from_bits(0x4330000000000000ULL | (b >> 52)) - 0x1p52 - 1023.0;
+  int big = m > 0x1.6a09e667f3bcdp0; /* sqrt 2 */
+  m = big ? 0.5 * m : m;
+  e = big ? e + 1.0 : e;
+  double f = m - 1.0, s = f / (2.0 + f), s2 = s * s;
+  double p = 1.0 / 21;
+  p = p * s2 + 1.0 / 19;
+  p = p * s2 + 1.0 / 17;
+  p = p * s2 + 1.0 / 15;
+  p = p * s2 + 1.0 / 13;
+  p = p * s2 + 1.0 / 11;
+  p = p * s2 + 1.0 / 9;
+  p = p * s2 + 1.0 / 7;
+  p = p * s2 + 1.0 / 5;
+  p = p * s2 + 1.0 / 3;
+  double t = 2.0 * s, lm = t + t * s2 * p;
+  return e * ln2hi + (lm + e * ln2lo);
+}
+
+/* sqrt(x) for x >= 0 finite, without libm (whose errno path keeps loops
+ * scalar): y ~ 1/sqrt(x) from the bit pattern (relative error < 3.5%),
+ * four Newton steps y <- y (3/2 - x y^2 / 2) (error 3.5e-2 -> 2e-21 before
+ * rounding), sqrt x = x y; about 2 ulp; sqrt(0) = 0. */
+static inline LB_ALWAYS_INLINE double lb_sqrt(double x) {
+  double y = lb_from_bits(0x5fe6eb50c7b537a9ULL - (lb_bits(x) >> 1));
+  double hx = 0.5 * x;
+  y = y * (1.5 - hx * y * y);
+  y = y * (1.5 - hx * y * y);
+  y = y * (1.5 - hx * y * y);
+  y = y * (1.5 - hx * y * y);
+  return x > 0.0 ? x * y : 0.0;
+}
+
+/* sin and cos of 2 pi u for u in [0, 1].  The reduction is exact in u:
+ * q = round(4u), f = u - q/4 in [-1/8, 1/8] (exact), a = 2 pi f in
+ * [-pi/4, pi/4]; Taylor polynomials to a^17 (sin) and a^18 (cos), whose
+ * truncation is below 1e-19; then the quadrant rotation by q.  Error
+ * about 1 ulp of 1 (the rounding of 2 pi and of the products); ~40 flops,
+ * no table, no branch. */
+static inline LB_ALWAYS_INLINE void lb_sincos2pi(double u, double *sn,
+                                               double *cs) {
+  const double shift = 0x1.8p52, twopi = 0x1.921fb54442d18p2;
+  double q = (4.0 * u + shift) - shift;
+  double a = (u - 0.25 * q) * twopi, a2 = a * a;
+  double ps = -1.0 / 355687428096000.0; /* -1/17! */
+  ps = ps * a2 + 1.0 / 1307674368000.0;
+  ps = ps * a2 - 1.0 / 6227020800.0;
+  ps = ps * a2 + 1.0 / 39916800.0;
+  ps = ps * a2 - 1.0 / 362880.0;
+  ps = ps * a2 + 1.0 / 5040.0;
+  ps = ps * a2 - 1.0 / 120.0;
+  ps = ps * a2 + 1.0 / 6.0;
+  double s = a - a * a2 * ps;
+  double pc = 1.0 / 6402373705728000.0; /* 1/18! */
+  pc = pc * a2 - 1.0 / 20922789888000.0;
+  pc = pc * a2 + 1.0 / 87178291200.0;
+  pc = pc * a2 - 1.0 / 479001600.0;
+  pc = pc * a2 + 1.0 / 3628800.0;
+  pc = pc * a2 - 1.0 / 40320.0;
+  pc = pc * a2 + 1.0 / 720.0;
+  pc = pc * a2 - 1.0 / 24.0;
+  pc = pc * a2 + 0.5;
+  double c = 1.0 - a2 * pc;
+  int swap = q == 1.0 || q == 3.0;
+  double s1 = swap ? c : s, c1 = swap ? s : c;
+  *sn = (q == 2.0 || q == 3.0) ? -s1 : s1;
+  *cs = (q == 1.0 || q == 2.0) ? -c1 : c1;
 }
 
 #endif

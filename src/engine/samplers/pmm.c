@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "sampler.h"
+#include "vmath.h"
 #include "udlaw.h"
 
 typedef struct {
@@ -123,7 +124,7 @@ typedef struct {
   /* the queue: Yhat, its start drift b0, b(Yhat), scratch */
   double *qy, *qb0, *qb, *qtmp;
   /* per-row and per-entry scalars */
-  double *prev, *seg, *tk, *tm, *qtk, *qtm, *tau;
+  double *prev, *seg, *tk, *tm, *qtk, *qtm, *tau, *tt;
   size_t *idx, *qrow;
   long *ridx;
   int *done;
@@ -132,8 +133,9 @@ typedef struct {
 static size_t pmm_work(const lb_sampler *s, size_t ld) {
   size_t n = s->dyn.n, d = s->dyn.d;
   /* arrays of n: y0 M acc cM z qy qtmp (7); of d: b0 qb0 qb (3); scalars:
-   * prev seg tk tm qtk qtm tau (7), idx qrow ridx done (4, one double each) */
-  return (7 * n + 3 * d + 11) * ld;
+   * prev seg tk tm qtk qtm tau tt (8), idx qrow ridx done (4, one double
+   * each) */
+  return (7 * n + 3 * d + 12) * ld;
 }
 
 static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
@@ -159,6 +161,7 @@ static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
   W.qtk = w, w += ld;
   W.qtm = w, w += ld;
   W.tau = w, w += ld;
+  W.tt = w, w += ld;
   W.idx = (size_t *)w, w += ld;
   W.qrow = (size_t *)w, w += ld;
   W.ridx = (long *)w, w += ld;
@@ -168,27 +171,53 @@ static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
 
 /* ---- fast form -------------------------------------------------------- */
 
-/* Next selected time of row r in (prev, alpha) in units of the coarse
- * step, or a value >= 1 when there is none.  *idx tracks the fine index
- * for finite K. */
-static double next_time(const pmm_params *p, lb_streams *r, size_t row,
-                        double prev, long *idx, int *done) {
-  if (*done) return 1.0;
-  if (p->K == 0) return prev + lb_streams_exponential(r, row);
-  if (p->option == 2) { /* exactly one index, drawn once */
-    *done = 1;
-    long u = (long)lb_streams_uniform_int(r, row, (unsigned long)p->K);
-    return u == 0 ? 1.0 : (double)u / (double)p->K;
+/* u[j] <- -log(1 - u[j]): an Exp(1) draw from a uniform in [0, 1). */
+LB_VECTOR_CLONES
+static void neglog1m(size_t n, double *u) {
+#pragma omp simd
+  for (size_t j = 0; j < n; j++) u[j] = -lb_log(1.0 - u[j]);
+}
+
+/* Next selected time of each live row idx[j] in (prev, alpha), in units
+ * of the coarse step, or a value >= 1 when there is none; ridx tracks the
+ * fine index for finite K.  K = inf: prev + Exp(1); option 1: skip
+ * Geometric(1/K) indices, by inversion 1 + floor(E / -log(1 - 1/K)) with
+ * E ~ Exp(1); option 2: one uniform index, drawn once. */
+LB_VECTOR_CLONES
+static void next_times(const pmm_params *p, lb_streams *r, size_t live,
+                       const size_t *idx, pmm_ws *W, double *tt) {
+  if (p->K == 0 || (p->option == 1 && p->K > 1)) {
+    lb_streams_uniform_block(r, live, idx, tt);
+    neglog1m(live, tt);
   }
-  if (p->K == 1) return 1.0;
-  /* Bernoulli(1/K) on indices 1..K-1: skip Geometric(1/K) indices. */
-  *idx += (long)lb_streams_geometric(r, row, 1.0 / (double)p->K);
-  return *idx >= p->K ? 1.0 : (double)*idx / (double)p->K;
+  double K = (double)p->K, lq = p->K > 1 ? -log1p(-1.0 / K) : 1.0;
+  for (size_t j = 0; j < live; j++) {
+    size_t row = idx[j];
+    if (p->K == 0) {
+      tt[j] += W->prev[row];
+    } else if (p->option == 2) {
+      if (W->done[row]) {
+        tt[j] = 1.0;
+        continue;
+      }
+      W->done[row] = 1;
+      long u = (long)lb_streams_uniform_int(r, row, (unsigned long)p->K);
+      tt[j] = u == 0 ? 1.0 : (double)u / K;
+    } else if (p->K == 1) {
+      tt[j] = 1.0;
+    } else {
+      double g = floor(tt[j] / lq) + 1.0;
+      if (!(g < K)) g = K; /* past the last index anyway */
+      W->ridx[row] += (long)g;
+      tt[j] = W->ridx[row] >= p->K ? 1.0 : (double)W->ridx[row] / K;
+    }
+  }
 }
 
 /* Evaluate the queued midpoints and add their corrections
  *   A_{alpha - tk - h} K G_h (b(Yhat) - b0)   (K = inf: A_{alpha-tk} alpha G'(0) (...))
  * to acc, entry by entry in queue order (a row's midpoints in time order). */
+LB_VECTOR_CLONES
 static void flush(const lb_sampler *s, const pmm_params *p, pmm_ws *W,
                   size_t qn, double alpha, long *nfe) {
   const lb_dynamics *dy = &s->dyn;
@@ -219,6 +248,7 @@ static void flush(const lb_sampler *s, const pmm_params *p, pmm_ws *W,
   }
 }
 
+LB_VECTOR_CLONES
 static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
                           const lb_block *blk, double alpha, double t,
                           double *y, long *nfe, double *work) {
@@ -247,9 +277,10 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
   for (size_t r = 0; r < B; r++) W.idx[r] = r;
   while (live > 0) {
     size_t cnt = 0;
+    next_times(p, blk->r, live, W.idx, &W, W.tt);
     for (size_t j = 0; j < live; j++) {
       size_t r = W.idx[j];
-      double tt = next_time(p, blk->r, r, W.prev[r], &W.ridx[r], &W.done[r]);
+      double tt = W.tt[j];
       if (tt >= 1.0) continue; /* row r has all its midpoints */
       W.idx[cnt] = r;
       W.seg[cnt] = (tt - W.prev[r]) * alpha;
@@ -331,9 +362,9 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   for (size_t i = 0; i < n * ld; i++) yh[i] = y[i];
   for (long i = 0; i < K; i++) {
     size_t cnt = 0;
+    if (p->option == 1) lb_streams_uniform_block(blk->r, B, NULL, W.tt);
     for (size_t r = 0; r < B; r++) {
-      int H = p->option == 2 ? (i == W.ridx[r])
-                             : (lb_streams_uniform(blk->r, r) < 1.0 / (double)K);
+      int H = p->option == 2 ? (i == W.ridx[r]) : (W.tt[r] < 1.0 / (double)K);
       if (H && i > 0) W.idx[cnt++] = r;
     }
     lb_streams_gauss(blk->rz, n, B, NULL, ld, W.z);

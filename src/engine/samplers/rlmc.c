@@ -22,8 +22,8 @@ static void rlmc_step(const lb_sampler *s, const lb_block *blk, double h,
   size_t d = dy->d, B = blk->B, ld = blk->ld;
   double *g = work, *mid = g + d * ld, *w1 = mid + d * ld, *z = w1 + d * ld;
   double *u = z + d * ld, *s1 = u + ld, *s2 = s1 + ld, *tm = s2 + ld;
+  lb_streams_uniform_block(blk->r, B, NULL, u);
   for (size_t r = 0; r < B; r++) {
-    u[r] = lb_streams_uniform(blk->r, r);
     s1[r] = sqrt(2.0 * u[r] * h);
     s2[r] = sqrt(2.0 * (1.0 - u[r]) * h);
     tm[r] = t;
