@@ -50,7 +50,7 @@ work=$(mktemp -d "$cache/run.XXXXXX")
 root=$work/root
 mounted() { grep -q " $root/" /proc/mounts; }
 cleanup() {
-    for m in proc sys; do umount "$root/$m" 2>/dev/null || :; done
+    for m in dev/pts dev/shm proc sys; do umount "$root/$m" 2>/dev/null || :; done
     if mounted; then
         echo "fresh-check: $root still has mounts; not deleting it" >&2
     elif [ "${FRESH_KEEP:-0}" = 1 ]; then
@@ -68,6 +68,11 @@ rm -f "$root/.complete"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 mount -t sysfs -o ro sysfs "$root/sys"
+# what every booted machine has and a chroot does not: Criterion keeps its
+# shared arena in /dev/shm, and a terminal-less sudo still wants /dev/pts
+mkdir -p "$root/dev/shm" "$root/dev/pts"
+mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
 chroot "$root" useradd -m -s /bin/sh lb
 echo 'lb ALL=(ALL) NOPASSWD: ALL' >"$root/etc/sudoers.d/lb"
 chmod 440 "$root/etc/sudoers.d/lb"
