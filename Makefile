@@ -7,6 +7,7 @@
 #   make figures  every figure into results/figures/
 #   make fresh-check  make run + make test on a bare Debian 12 root (root)
 #   make models   retrain the shipped diffusion models in targets/models/
+#   make fuzz     each libFuzzer harness of tests/fuzz/ for FUZZ_S seconds
 #
 # BUILD and BIN may be overridden to keep several builds apart.
 
@@ -18,7 +19,7 @@ CC    ?= cc
 # packages (scripts/install-deps.sh, idempotent), then does the real work
 # in a sub-make with LB_DEPS=ok: nothing below that line is computed before
 # the packages are there (pkg-config itself is one of them).
-PUBLIC := all run test bench asan figures figures-default models
+PUBLIC := all run test bench asan figures figures-default models fuzz
 
 # A contributor's check (root, several minutes; not part of make test): the
 # two README commands on a bare Debian 12 root (scripts/fresh-check.sh).
@@ -34,7 +35,7 @@ $(PUBLIC):
 deps:
 	@sh scripts/install-deps.sh
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 else
 
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5)
@@ -51,7 +52,7 @@ LDLIBS   += -lhdf5_hl -lhdf5 -lconfig -lgsl -lopenblas -lm
 SRC_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard src/*/*.h src/*/*.c))))
 LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c targets/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/presets.o
-TEST_SRC := $(wildcard tests/test_*.c) tests/testutil.c
+TEST_SRC := $(wildcard tests/test_*.c) tests/testutil.c $(wildcard tests/fuzz/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC:= $(wildcard tests/bench*.c)
 BENCH_OBJ:= $(BENCH_SRC:%.c=$(BUILD)/%.o)
@@ -86,13 +87,15 @@ $(BUILD)/bench: $(BENCH_OBJ) $(BUILD)/liblangbench.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The suite runs the CLI too: LANGBENCH_BIN points the tests at this build.
-test: $(BIN)/langbench $(BUILD)/run_tests
+# Before it, the short fuzz run (fuzz-smoke, below; FUZZ_SMOKE=0 skips it).
+FUZZ_SMOKE ?= 1
+test: $(BIN)/langbench $(BUILD)/run_tests $(if $(filter 1,$(FUZZ_SMOKE)),fuzz-smoke)
 	LANGBENCH_BIN=$(abspath $(BIN)/langbench) OMP_NUM_THREADS=1 \
 	  $(BUILD)/run_tests --jobs 2 $(TESTFLAGS)
 
 asan:
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
-	$(MAKE) test BUILD=build-asan BIN=build-asan/bin OPT=-O1 \
+	$(MAKE) test BUILD=build-asan BIN=build-asan/bin OPT=-O1 FUZZ_SMOKE=0 \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 bench: $(BIN)/langbench $(BUILD)/bench
@@ -158,7 +161,59 @@ figures-default: $(BIN)/langbench
 	@[ -f results/default-data/bias_gaussian.csv ] || sh scripts/run-default.sh $(BIN)/langbench
 	sh scripts/figures.sh results/default-data results/default-figures fig1 fig2 fig3
 
+# ---- fuzzing (tests/fuzz/, README "Fuzzing") ------------------------------
+# The library and each harness tests/fuzz/fuzz_NAME.c are built with clang
+# and -fsanitize=fuzzer,address,undefined into build-fuzz/fuzz/NAME (a
+# sub-make with BUILD=build-fuzz).  make fuzz runs each harness for FUZZ_S
+# seconds on its seeds (tests/fuzz/corpus/NAME, read only) and a working
+# corpus in build-fuzz/corpus/NAME, with nice; crash inputs land in
+# build-fuzz/crashes/, logs in build-fuzz/logs/.  fuzz-smoke (part of
+# make test) replays tests/fuzz/regress/NAME/* and runs each harness for
+# a fixed number of inputs from a fixed seed (deterministic), two at a
+# time.
+FUZZ_BUILD := build-fuzz
+FUZZ_S     ?= 60
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%)
+FUZZ_ENV   := OMP_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1 \
+              LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp)
+FUZZ_OPTS  := -close_fd_mask=3 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+
+.PHONY: fuzz fuzz-bins fuzz-smoke
+ifeq ($(BUILD),$(FUZZ_BUILD))
+fuzz-bins: $(FUZZ_BINS)
+$(FUZZ_BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/util.c tests/fuzz/fuzz.h \
+    $(BUILD)/liblangbench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DLB_FUZZ_LIBFUZZER -fsanitize=fuzzer -o $@ \
+	  tests/fuzz/fuzz_$*.c tests/fuzz/util.c $(BUILD)/liblangbench.a \
+	  $(LDFLAGS) $(LDLIBS)
+else
+fuzz-bins:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin \
+	  CC=clang OPT=-O1 SANITIZE="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
+endif
+
+fuzz: fuzz-bins
+	@mkdir -p $(FUZZ_BUILD)/logs $(FUZZ_BUILD)/crashes
+	@fail=0; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  $(FUZZ_ENV) nice $(FUZZ_BUILD)/fuzz/$$n $(FUZZ_OPTS) \
+	    -max_total_time=$(FUZZ_S) -fork=1 -ignore_crashes=1 \
+	    -artifact_prefix=$(abspath $(FUZZ_BUILD)/crashes)/$$n- \
+	    $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+	    >$(FUZZ_BUILD)/logs/$$n.log 2>&1 || fail=1; \
+	  sh tests/fuzz/summary.sh $$n $(FUZZ_BUILD); \
+	done; exit $$fail
+
+FUZZ_CI_RUNS ?= 1500
+fuzz-smoke: fuzz-bins
+	@FUZZ_ENV="$(FUZZ_ENV)" FUZZ_OPTS="$(FUZZ_OPTS)" RUNS=$(FUZZ_CI_RUNS) \
+	  sh tests/fuzz/smoke.sh $(FUZZ_BUILD) $(FUZZ_NAMES)
+
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 endif

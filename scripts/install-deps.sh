@@ -3,7 +3,8 @@
 # when they are all present.  Runs apt-get as root, or through sudo.
 set -eu
 PKGS="build-essential pkg-config libgsl-dev libhdf5-dev hdf5-tools \
-libcriterion-dev libconfig-dev librandom123-dev libopenblas-dev gnuplot-nox"
+libcriterion-dev libconfig-dev librandom123-dev libopenblas-dev gnuplot-nox \
+clang libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

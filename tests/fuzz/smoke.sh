@@ -1,0 +1,56 @@
+#!/bin/sh
+# smoke.sh BUILD NAME... -- the short fuzz run of `make test`.
+# For each harness: replay every regression input (tests/fuzz/regress/NAME)
+# once, then fuzz from its seeds for $RUNS inputs with -seed=1 into a
+# throw-away corpus (deterministic: the same inputs on every run).  Two
+# harnesses at a time.  Fails, printing the log's tail, when any harness
+# crashes.  GPL-3.0-or-later.
+set -eu
+build=$1
+shift
+logs=$build/smoke
+rm -rf "$logs"
+mkdir -p "$logs"
+one() {
+  n=$1
+  bin=$build/fuzz/$n
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/langbench-smoke-XXXXXX")
+  mkdir "$tmp/corpus"
+  st=0
+  set -- 
+  if [ -d tests/fuzz/regress/$n ]; then
+    for f in tests/fuzz/regress/$n/*; do [ -f "$f" ] && set -- "$@" "$f"; done
+  fi
+  if [ $# -gt 0 ]; then
+    # shellcheck disable=SC2086
+    env $FUZZ_ENV "$bin" $FUZZ_OPTS -artifact_prefix="$tmp/" "$@" \
+      >"$logs/$n.regress.log" 2>&1 || st=1
+  fi
+  if [ $st -eq 0 ]; then
+    # shellcheck disable=SC2086
+    env $FUZZ_ENV "$bin" $FUZZ_OPTS -runs="$RUNS" -seed=1 \
+      -artifact_prefix="$tmp/" "$tmp/corpus" "tests/fuzz/corpus/$n" \
+      >"$logs/$n.log" 2>&1 || st=1
+  fi
+  rm -rf "$tmp"
+  if [ $st -ne 0 ]; then
+    echo "fuzz-smoke: $n FAILED (log $logs/$n*.log):" >&2
+    tail -40 "$logs/$n".*log "$logs/$n.log" 2>/dev/null >&2 || true
+    return 1
+  fi
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$logs/$n.log" | grep -o '[0-9]*$' || echo '?')
+  echo "fuzz-smoke: $n ok ($runs inputs, $(ls tests/fuzz/regress/$n 2>/dev/null | wc -l) regression cases)"
+}
+fail=0
+while [ $# -gt 0 ]; do
+  a=$1; shift
+  if [ $# -gt 0 ]; then
+    b=$1; shift
+    one "$a" & pa=$!
+    one "$b" || fail=1
+    wait $pa || fail=1
+  else
+    one "$a" || fail=1
+  fi
+done
+exit $fail
