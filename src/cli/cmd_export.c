@@ -90,7 +90,7 @@ static int cmp_group(const void *a, const void *b) {
 static void write_rates(FILE *f, fit_point *p, size_t n) {
   fprintf(f, "target,sampler,K,option,gamma,metric,against,slope,"
              "slope_stderr,intercept,points\n");
-  qsort(p, n, sizeof *p, cmp_group);
+  if (n) qsort(p, n, sizeof *p, cmp_group); /* p is NULL when n is 0 */
   double *xs = malloc((n ? n : 1) * sizeof *xs), *xn = malloc((n ? n : 1) * sizeof *xn),
          *ys = malloc((n ? n : 1) * sizeof *ys);
   for (size_t i = 0; i < n;) {
