@@ -72,9 +72,17 @@ int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
   *n = 0;
   if (H5Lexists(loc, "metrics", H5P_DEFAULT) <= 0) return -1;
   hid_t ds = H5Dopen2(loc, "metrics", H5P_DEFAULT);
+  if (ds < 0) return -1;
   hid_t sp = H5Dget_space(ds);
-  hsize_t dims[1];
-  H5Sget_simple_extent_dims(sp, dims, NULL);
+  hsize_t dims[1] = {0};
+  /* a damaged header may claim any rank or size: check before reading */
+  if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 ||
+      H5Sget_simple_extent_dims(sp, dims, NULL) != 1 ||
+      lb_dataset_plausible(ds, dims[0]) != 0) {
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(ds);
+    return -1;
+  }
   hid_t t = metric_row_type();
   metric_row *rows = lb_xcalloc(dims[0], sizeof *rows);
   herr_t st = dims[0] ? H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) : 0;

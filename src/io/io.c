@@ -194,6 +194,18 @@ int lb_run_write(hid_t loc, const lb_run *r, lb_err *e) {
   return LB_OK;
 }
 
+int lb_dataset_plausible(hid_t ds, uint64_t count) {
+  if (count == 0) return 0;
+  hid_t ft = H5Dget_type(ds);
+  size_t esize = ft >= 0 ? H5Tget_size(ft) : 0;
+  if (ft >= 0) H5Tclose(ft);
+  if (esize == 0 || count > SIZE_MAX / 2 / esize) return -1;
+  hsize_t stored = H5Dget_storage_size(ds);
+  if (stored == 0 || (double)count * (double)esize > 1100.0 * (double)stored)
+    return -1;
+  return 0;
+}
+
 /* Read a whole dataset of the expected rank and shape (dims[i] = 0 means
  * "any"; the shape found is returned in dims). */
 static int get_data(hid_t loc, const char *name, hid_t mtype, size_t esize,
@@ -211,13 +223,15 @@ static int get_data(hid_t loc, const char *name, hid_t mtype, size_t esize,
                  rk, rank);
   } else {
     H5Sget_simple_extent_dims(sp, got, NULL);
-    size_t total = 1;
+    uint64_t total = 1;
     for (int i = 0; i < rank; i++) {
       if (dims[i] && got[i] != dims[i])
         rc = lb_fail(e, LB_EINPUT, "dataset /%s has the wrong shape", name);
       dims[i] = got[i];
-      total *= got[i];
+      total = got[i] && total > UINT64_MAX / got[i] ? UINT64_MAX : total * got[i];
     }
+    if (!rc && lb_dataset_plausible(ds, total) != 0)
+      rc = lb_fail(e, LB_EINPUT, "dataset /%s is truncated or corrupt", name);
     if (!rc) {
       *out = lb_xcalloc(total, esize);
       if (total && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)

@@ -81,6 +81,13 @@ void lb_out_abort(lb_out *o);
 /* Open a run file read-only and read it (LB_EINPUT if it is not one). */
 int lb_run_load(const char *path, lb_run *r, lb_err *e);
 
+/* 0 when dataset ds can hold `count` elements: the byte count fits in
+ * size_t and the file stores enough bytes for it (deflate compresses at
+ * most 1032:1, so a dataset whose declared size exceeds 1100 times its
+ * stored bytes, or that stores nothing, is corrupt).  -1 otherwise: a
+ * reader must not allocate for what a damaged header claims. */
+int lb_dataset_plausible(hid_t ds, uint64_t count);
+
 /* Attribute helpers, shared with the experiment runner. */
 int lb_attr_str(hid_t loc, const char *name, const char *value);
 int lb_attr_double(hid_t loc, const char *name, double value);
