@@ -159,7 +159,7 @@ int lb_dsampler_alloc(const char *text, const lb_schedule *sch, long nfe,
                    sk);
   } else if (strcmp(sp.name, "pmm") == 0) {
     s->kind = LB_DS_PMM;
-    long opt;
+    long opt = 2;
     rc = parse_variant(&sp, &s->variant, e);
     if (!rc) rc = lb_spec_long(&sp, "option", 2, 1, 2, &opt, e);
     s->option = (int)opt;
