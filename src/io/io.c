@@ -15,7 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
-void lb_io_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* H5dont_atexit: libhdf5 1.10 crashes in its exit handler (H5F__close_cb
+ * from H5_term_library) when a file whose H5Fclose failed -- e.g. on a
+ * full disk, EFBIG -- is still registered.  Every file is closed
+ * explicitly, so the exit handler has nothing to flush; it must be
+ * refused before the library initialises, i.e. first. */
+void lb_io_quiet(void) {
+  H5dont_atexit();
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 void lb_run_clear(lb_run *r) {
   free(r->samples);

@@ -57,7 +57,8 @@ typedef struct {
 
 void lb_run_clear(lb_run *r); /* free the arrays, zero the struct */
 
-/* Turn HDF5's automatic error printing off (call once at start-up). */
+/* Turn HDF5's automatic error printing and its exit handler off (call
+ * once at start-up, before any other HDF5 call). */
 void lb_io_quiet(void);
 
 int lb_run_write(hid_t loc, const lb_run *r, lb_err *e);
