@@ -180,9 +180,15 @@ FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%)
+# allocator_may_return_null and the 1 TiB malloc limit: an impossible
+# allocation fails as it would outside the sanitizers (NULL; lb_xcalloc
+# then exits, which libFuzzer reports), while real use of more than 2 GiB
+# is still caught by the RSS limit.
 FUZZ_ENV   := OMP_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1 \
+              ASAN_OPTIONS=allocator_may_return_null=1 \
               LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp)
-FUZZ_OPTS  := -close_fd_mask=3 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_OPTS  := -close_fd_mask=3 -timeout=20 -rss_limit_mb=2048 \
+              -malloc_limit_mb=1048576 -print_final_stats=1
 
 .PHONY: fuzz fuzz-bins fuzz-smoke
 ifeq ($(BUILD),$(FUZZ_BUILD))
