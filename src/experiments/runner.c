@@ -551,6 +551,16 @@ static int copy_cell(hid_t dst_cells, const char *cellfile, const char *hash) {
 
 static int assemble(const lb_experiment *x, const char *out, const char *dir,
                     size_t *done, lb_err *e) {
+  /* room for the copies first (lb_out_room: libhdf5 crashes when a write
+   * fails inside H5Ocopy); 64 KiB per cell covers the links and headers */
+  char path[4400];
+  double bytes = 1 << 20;
+  struct stat sb;
+  for (size_t i = 0; i < x->ncells; i++) {
+    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
+    if (stat(path, &sb) == 0) bytes += (double)sb.st_size + 65536.0;
+  }
+  if (lb_out_room(out, (uint64_t)bytes, e) != LB_OK) return LB_ERUNTIME;
   lb_out o;
   int rc = lb_out_open(&o, out, e);
   if (rc) return rc;
@@ -566,7 +576,6 @@ static int assemble(const lb_experiment *x, const char *out, const char *dir,
   bad |= lb_attr_str(o.file, "created", created);
   hid_t g = H5Gcreate2(o.file, "cells", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   *done = 0;
-  char path[4400];
   for (size_t i = 0; i < x->ncells && !bad; i++) {
     snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
     if (access(path, R_OK) != 0) continue;

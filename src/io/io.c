@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* H5dont_atexit: libhdf5 1.10 crashes in its exit handler (H5F__close_cb
@@ -347,6 +349,31 @@ void lb_out_abort(lb_out *o) {
   if (o->file >= 0) H5Fclose(o->file);
   o->file = -1;
   if (o->part[0]) unlink(o->part);
+}
+
+int lb_out_room(const char *path, uint64_t bytes, lb_err *e) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    slash[slash == dir ? 1 : 0] = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct statvfs vf;
+  if (statvfs(dir, &vf) == 0) {
+    double avail = (double)vf.f_bavail * (double)vf.f_frsize;
+    if ((double)bytes > avail)
+      return lb_fail(e, LB_ERUNTIME,
+                     "no room for '%s': about %.0f bytes needed, %.0f free",
+                     path, (double)bytes, avail);
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (double)bytes > (double)rl.rlim_cur)
+    return lb_fail(e, LB_ERUNTIME,
+                   "no room for '%s': about %.0f bytes needed, the file size "
+                   "limit is %.0f", path, (double)bytes, (double)rl.rlim_cur);
+  return LB_OK;
 }
 
 int lb_run_load(const char *path, lb_run *r, lb_err *e) {

@@ -79,6 +79,12 @@ int lb_out_commit(lb_out *o, lb_err *e);
 /* Close and remove PATH.part (after a failure). */
 void lb_out_abort(lb_out *o);
 
+/* LB_ERUNTIME naming path when a file of about `bytes` cannot be written
+ * there: more than the free space of its filesystem (statvfs) or than
+ * RLIMIT_FSIZE.  libhdf5 1.10 crashes inside H5Ocopy when a write fails
+ * mid-copy (EFBIG, ENOSPC), so copies are checked for room first. */
+int lb_out_room(const char *path, uint64_t bytes, lb_err *e);
+
 /* Open a run file read-only and read it (LB_EINPUT if it is not one). */
 int lb_run_load(const char *path, lb_run *r, lb_err *e);
 
