@@ -82,3 +82,206 @@ Test(fuzz_replay, experiment) { replay("experiment", lb_fuzz_experiment); }
 Test(fuzz_replay, gmm) { replay("gmm", lb_fuzz_gmm); }
 Test(fuzz_replay, h5) { replay("h5", lb_fuzz_h5); }
 Test(fuzz_replay, cli) { replay("cli", lb_fuzz_cli); }
+
+/* ---- running the command under a fault ------------------------------------- */
+
+#include <errno.h>
+#include <hdf5.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "io.h"
+
+enum { RO_NONE, RO_BIND, RO_NOBODY, RO_CHMOD };
+
+typedef struct {
+  long fsize;         /* RLIMIT_FSIZE in bytes (0: none) */
+  const char *ro_dir; /* made read-only for the command */
+  int ro_how;
+} fault;
+
+static const char *bin(void) {
+  const char *b = getenv("LANGBENCH_BIN");
+  return b ? b : "bin/langbench";
+}
+
+/* Child side of a read-only directory: a read-only bind mount in a
+ * private mount namespace (holds for root too; vanishes with the child),
+ * or, failing that, the uid of nobody on a mode-0555 directory. */
+static int make_ro(const char *dir, int how) {
+  if (how == RO_BIND) {
+    if (unshare(CLONE_NEWNS) != 0) return -1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return -1;
+    if (mount(dir, dir, NULL, MS_BIND, NULL) != 0) return -1;
+    return mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+  }
+  if (how == RO_NOBODY) return setgid(65534) == 0 && setuid(65534) == 0 ? 0 : -1;
+  return 0; /* RO_CHMOD: the parent set the mode */
+}
+
+/* Run langbench with argv (NULL-terminated, argv[0] ignored) under f;
+ * returns the exit status (-1: killed by a signal, 99: the fault could not
+ * be set up) and the last line of stderr in err. */
+static int run_fault(const fault *f, char *const argv[], char *err, size_t len) {
+  char errfile[512];
+  snprintf(errfile, sizeof errfile, "%s/fault-stderr.txt", lb_test_tmpdir());
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(fd, 2);
+    if (f->ro_dir && make_ro(f->ro_dir, f->ro_how) != 0) _exit(99);
+    if (f->fsize > 0) {
+      /* write(2) beyond the limit then fails with EFBIG instead of
+       * killing the process: the disk is full, as far as it can tell */
+      signal(SIGXFSZ, SIG_IGN);
+      struct rlimit rl = {(rlim_t)f->fsize, (rlim_t)f->fsize};
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(99);
+    }
+    setenv("OMP_NUM_THREADS", "1", 1);
+    execv(bin(), argv);
+    _exit(98);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  err[0] = '\0';
+  FILE *ef = fopen(errfile, "r");
+  if (ef) { /* the last line: progress lines come before the error */
+    char line[1024];
+    while (fgets(line, sizeof line, ef))
+      if (line[0] && line[0] != '\n') {
+        strncpy(err, line, len - 1);
+        err[len - 1] = '\0';
+      }
+    fclose(ef);
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void tmp(char *buf, size_t len, const char *name) {
+  snprintf(buf, len, "%s/%s", lb_test_tmpdir(), name);
+}
+
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* Entries of dir whose name ends with suffix. */
+static size_t count_suffix(const char *dir, const char *suffix) {
+  DIR *dp = opendir(dir);
+  if (!dp) return 0;
+  size_t n = 0, ls = strlen(suffix);
+  struct dirent *de;
+  while ((de = readdir(dp))) {
+    size_t l = strlen(de->d_name);
+    if (l >= ls && strcmp(de->d_name + l - ls, suffix) == 0) n++;
+  }
+  closedir(dp);
+  return n;
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  cr_assert(f, "cannot write %s", path);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* An experiment of two cells whose cell files are ~0.5 MB each (3000
+ * chains x 4 dims x 5 records kept in /trajectory). */
+static const char big_exp[] =
+    "name = \"df\";\n"
+    "targets = (\"gaussian:dim=4\");\n"
+    "samplers = (\"lmc\", \"plmc:K=2\");\n"
+    "step_sizes = [0.1];\n"
+    "steps = 20;\n"
+    "chains = 3000;\n"
+    "seeds = [1];\n"
+    "record = { schedule = \"every\"; every = 5; };\n"
+    "metrics = \"mean_err\";\n"
+    "trajectory_chains = 3000;\n";
+
+/* ---- the disk fills ------------------------------------------------------- */
+
+Test(faults, disk_full_while_writing_a_run_file) {
+  char out[512], part[600], err[512];
+  tmp(out, sizeof out, "full.h5");
+  snprintf(part, sizeof part, "%s.part", out);
+  /* 20000 chains x 10 dims: a 1.6 MB /samples against a 64 KiB limit */
+  char *argv[] = {"langbench", "sample", "--target", "gaussian:dim=10",
+                  "--sampler", "lmc", "--step", "0.1", "--steps", "5",
+                  "--chains", "20000", "--threads", "1", "--out", out, NULL};
+  fault f = {.fsize = 65536};
+  int rc = run_fault(&f, argv, err, sizeof err);
+  cr_expect_eq(rc, 1, "exit status %d (stderr: %s)", rc, err);
+  cr_expect(strstr(err, "langbench sample:") != NULL, "message: '%s'", err);
+  cr_expect(!exists(out), "a file exists under the requested name");
+  cr_expect(!exists(part), "the .part file was left behind");
+  /* the same command without the limit succeeds: the limit was the cause */
+  fault none = {0};
+  cr_expect_eq(run_fault(&none, argv, err, sizeof err), 0, "%s", err);
+  cr_expect(exists(out));
+}
+
+/* Every cell file in dir must be a complete, readable run file. */
+static size_t check_cells(const char *dir) {
+  DIR *dp = opendir(dir);
+  cr_assert(dp, "no cells directory %s", dir);
+  struct dirent *de;
+  size_t n = 0;
+  char path[1024];
+  while ((de = readdir(dp))) {
+    size_t l = strlen(de->d_name);
+    if (l < 3 || strcmp(de->d_name + l - 3, ".h5") != 0) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    lb_run r;
+    lb_err e;
+    lb_io_quiet();
+    cr_expect_eq(lb_run_load(path, &r, &e), LB_OK, "corrupt cell: %s", e.msg);
+    lb_run_clear(&r);
+    n++;
+  }
+  closedir(dp);
+  return n;
+}
+
+static void disk_full_run(long limit, size_t *cells_left) {
+  char cfg[512], out[512], cells[600], err[512];
+  tmp(cfg, sizeof cfg, "df.cfg");
+  write_text(cfg, big_exp);
+  snprintf(out, sizeof out, "%s/df-%ld.h5", lb_test_tmpdir(), limit);
+  snprintf(cells, sizeof cells, "%s.cells", out);
+  char *argv[] = {"langbench", "run", cfg, "--out", out, "--threads", "1", NULL};
+  fault f = {.fsize = limit};
+  int rc = run_fault(&f, argv, err, sizeof err);
+  cr_expect_eq(rc, 1, "exit status %d (stderr: %s)", rc, err);
+  cr_expect(strstr(err, "langbench run:") != NULL, "message: '%s'", err);
+  cr_expect(!exists(out), "an experiment file exists under the requested name");
+  char part[700];
+  snprintf(part, sizeof part, "%s.part", out);
+  cr_expect(!exists(part), "the experiment's .part file was left behind");
+  cr_expect_eq(count_suffix(cells, ".part"), 0, "a cell .part file was left");
+  *cells_left = check_cells(cells);
+  /* resuming without the limit completes the experiment */
+  fault none = {0};
+  cr_expect_eq(run_fault(&none, argv, err, sizeof err), 0, "%s", err);
+  cr_expect(exists(out));
+  cr_expect_eq(check_cells(cells), 2);
+}
+
+Test(faults, disk_full_while_writing_a_cell) {
+  size_t left;
+  disk_full_run(65536, &left); /* below one cell */
+  cr_expect_eq(left, 0, "%zu cells written under a 64 KiB limit", left);
+}
+
+Test(faults, disk_full_while_assembling_the_experiment) {
+  size_t left;
+  /* room for each cell (~0.5 MB) but not for the two-cell experiment */
+  disk_full_run(700000, &left);
+  cr_expect_eq(left, 2, "%zu complete cells kept", left);
+}
