@@ -201,7 +201,7 @@ $(FUZZ_BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/util.c tests/fuzz/fuzz.h \
 	  $(LDFLAGS) $(LDLIBS)
 else
 fuzz-bins:
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin \
+	@$(MAKE) -s --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin \
 	  CC=clang OPT=-O1 WERROR= SANITIZE="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
 endif
 
@@ -217,9 +217,8 @@ fuzz: fuzz-bins
 	  sh tests/fuzz/summary.sh $$n $(FUZZ_BUILD); \
 	done; exit $$fail
 
-FUZZ_CI_RUNS ?= 1500
 fuzz-smoke: fuzz-bins
-	@FUZZ_ENV="$(FUZZ_ENV)" FUZZ_OPTS="$(FUZZ_OPTS)" RUNS=$(FUZZ_CI_RUNS) \
+	@FUZZ_ENV="$(FUZZ_ENV)" FUZZ_OPTS="$(FUZZ_OPTS)" \
 	  sh tests/fuzz/smoke.sh $(FUZZ_BUILD) $(FUZZ_NAMES)
 
 clean:

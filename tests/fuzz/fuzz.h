@@ -44,6 +44,7 @@ int lb_fuzz_experiment(const uint8_t *data, size_t size);
 int lb_fuzz_gmm(const uint8_t *data, size_t size);
 int lb_fuzz_h5(const uint8_t *data, size_t size);
 int lb_fuzz_cli(const uint8_t *data, size_t size);
+int lb_fuzz_model(const uint8_t *data, size_t size);
 
 /* One-time set-up: HDF5 and GSL error printing off, OMP_NUM_THREADS=1, a
  * private temporary directory (removed at exit).  Returns its path. */

@@ -8,10 +8,12 @@
  * fresh working directory under the harness's temporary directory that
  * holds small fixtures they can name: run.h5 (a 4-chain run file on a 3-D
  * Gaussian: 3-D, so that no default metric needs the slow grid KDE),
- * exp.cfg (a one-cell experiment), exp.h5 (its output) and mix.cfg (a
- * mixture file).  Arguments containing '/' or ".." are skipped, so no
- * command can write outside that directory; so are inputs with numbers
- * above 64 (long runs, not parser bugs).  After each command: status 0,
+ * exp.cfg (a one-cell experiment), exp.h5 (its output), mix.cfg (a
+ * mixture file) and model.h5 (a tiny trained model).  Arguments
+ * containing '/' or ".." are skipped, so no command can write outside
+ * that directory; so are inputs with numbers above 64, and `train` or
+ * `diffuse` without --steps/--samples (their defaults, 6000 optimiser
+ * steps and 10000 samples, are long runs, not parser bugs).  After each command: status 0,
  * 1 or 2, no NAME.part file left, no HDF5 object left open.
  */
 #include <dirent.h>
@@ -36,7 +38,7 @@ typedef struct {
 
 static fixture fx[] = {
     {"run.h5", NULL, 0}, {"exp.cfg", NULL, 0}, {"exp.h5", NULL, 0},
-    {"mix.cfg", NULL, 0}, {NULL, NULL, 0}};
+    {"mix.cfg", NULL, 0}, {"model.h5", NULL, 0}, {NULL, NULL, 0}};
 
 static const char exp_cfg[] =
     "name = \"fz\";\n"
@@ -83,7 +85,12 @@ static void make_fixtures(const char *wd) {
                     "--out", "run.h5", NULL};
   char *r_argv[] = {"langbench", "run", "exp.cfg", "--out", "exp.h5",
                     "--threads", "1", NULL};
-  if (quiet_call(18, s_argv) != 0 || quiet_call(7, r_argv) != 0) abort();
+  char *t_argv[] = {"langbench", "train", "--data", "moons", "--out",
+                    "model.h5", "--steps", "2", "--batch", "8", "--width", "4",
+                    "--depth", "1", "--quiet", NULL};
+  if (quiet_call(18, s_argv) != 0 || quiet_call(7, r_argv) != 0 ||
+      quiet_call(15, t_argv) != 0)
+    abort();
   for (fixture *f = fx; f->name; f++) f->data = slurp(f->name, &f->size);
 }
 
@@ -133,6 +140,15 @@ LB_FUZZ_TARGET(cli) {
       argv[argc++] = a;
   }
   argv[argc] = NULL;
+  if (ok && argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "diffuse"))) {
+    int bounded = 0;
+    for (int i = 2; i < argc; i++)
+      if (!strncmp(argv[i], "--steps", 7) || !strncmp(argv[i], "--samples", 9) ||
+          !strncmp(argv[i], "--show", 6) || !strcmp(argv[i], "--help") ||
+          !strcmp(argv[i], "-h"))
+        bounded = 1;
+    ok = bounded;
+  }
   if (ok) {
     lb_fuzz_clean(wd, NULL);
     if (chdir(wd) != 0) abort();
