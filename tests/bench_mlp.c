@@ -7,6 +7,7 @@
  *     sampling workload), 1 and 2 threads, best of 3;
  *   wall time of each shipped default model (train_seconds recorded by
  *     `make models` in targets/models/NAME.h5);
+ *   mode weights (chi^2) of the shipped 8gaussians and ring8 models;
  *   sample quality of the shipped moons model with the minimal 1000-step
  *     DDPM sampler of mlp_quality.h, against the data-vs-data floor and
  *     an undertrained model (300 steps at batch 256).
@@ -19,6 +20,7 @@
 #include "io.h"
 #include "mlp.h"
 #include "mlp_quality.h"
+#include "target.h"
 
 static double train_rate(long batch, int threads) {
   double best = 0;
@@ -88,6 +90,53 @@ static void quality_row(const char *name, const double *x, size_t n,
   printf("\n");
 }
 
+/* Mode weights of a model's samples: Pearson's chi^2 against the exact
+ * weights (chi^2 with modes - 1 degrees of freedom when the model is
+ * right: mean df, sd sqrt(2 df)), and the mean squared distance to the
+ * assigned centre.  8gaussians: centres 2 sqrt 2 (cos(k pi/4), sin(k
+ * pi/4)), exact E|x - c|^2 = 2 (0.5^2 / 2) = 0.25; ring8: the target's
+ * mode_of and exact weights. */
+static void modes_row(const char *name, const lb_model *m, int is_ring8,
+                      size_t n) {
+  lb_err e;
+  lb_target *t = NULL;
+  if (is_ring8 && lb_target_alloc("gmm:preset=ring8", &t, &e)) return;
+  size_t K = is_ring8 ? t->n_modes : 8;
+  double *x = malloc(2 * n * sizeof *x), cnt[64] = {0}, d2 = 0, d4 = 0;
+  q_ddpm_sample(m, n, 9, 2, x);
+  for (size_t i = 0; i < n; i++) {
+    size_t k;
+    if (is_ring8) {
+      k = t->type->mode_of(t->state, x + 2 * i);
+    } else {
+      double a = atan2(x[2 * i + 1], x[2 * i]) / (M_PI / 4);
+      k = (size_t)(((long)floor(a + 0.5) % 8 + 8) % 8);
+      double cx = 2 * M_SQRT2 * cos((double)k * M_PI / 4);
+      double cy = 2 * M_SQRT2 * sin((double)k * M_PI / 4);
+      double r2 = (x[2 * i] - cx) * (x[2 * i] - cx) +
+                  (x[2 * i + 1] - cy) * (x[2 * i + 1] - cy);
+      d2 += r2;
+      d4 += r2 * r2;
+    }
+    cnt[k] += 1;
+  }
+  double chi2 = 0;
+  for (size_t k = 0; k < K; k++) {
+    double ex = (double)n * (is_ring8 ? t->mode_weight[k] : 1.0 / 8);
+    chi2 += (cnt[k] - ex) * (cnt[k] - ex) / ex;
+  }
+  printf("  %-11s %zu samples: mode chi^2 %.1f (df %zu, sd %.1f)", name, n,
+         chi2, K - 1, sqrt(2.0 * (double)(K - 1)));
+  if (!is_ring8) {
+    double mean = d2 / (double)n, var = d4 / (double)n - mean * mean;
+    printf(", E|x - centre|^2 %.4f +- %.4f (exact 0.25)", mean,
+           sqrt(var / (double)n));
+  }
+  printf("\n");
+  free(x);
+  lb_target_free(t);
+}
+
 void bench_mlp(void) {
   lb_io_quiet();
   printf("noise-prediction MLP (width 128, depth 3, 2-d data, 37 762 "
@@ -127,6 +176,19 @@ void bench_mlp(void) {
       lb_mlp_file_clear(&f);
     } else {
       printf("    %s\n", e.msg);
+    }
+  }
+
+  /* mode weights of the two mixture models */
+  const char *mix[2] = {"8gaussians", "ring8"};
+  printf("  mixture models, 1000-step DDPM (V2):\n");
+  for (int k = 0; k < 2; k++) {
+    char p[256];
+    snprintf(p, sizeof p, "targets/models/%s.h5", mix[k]);
+    lb_model *mm;
+    if (lb_mlp_model_load(p, &mm, &e) == 0) {
+      modes_row(mix[k], mm, k == 1, 2000);
+      lb_model_free(mm);
     }
   }
 

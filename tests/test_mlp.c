@@ -11,6 +11,7 @@
 
 #include "io.h"
 #include "mlp.h"
+#include "mlp_quality.h"
 #include "rng.h"
 #include "target.h"
 #include "testutil.h"
@@ -655,4 +656,65 @@ Test(mlp_arch, exp_against_libm) {
   cr_expect_eq(lb_mlp_exp(0.0), 1.0);
   cr_expect_eq(lb_mlp_exp(800.0), lb_mlp_exp(700.0));
   cr_expect(lb_mlp_exp(-800.0) > 0 && lb_mlp_exp(-800.0) < 1e-300);
+}
+
+/* ---- sample quality of the shipped moons model ---------------------------- */
+
+/* The shipped moons model against the data law and against a poorly
+ * trained model (150 steps at batch 256), 1000 samples each by the
+ * 1000-step DDPM sampler of mlp_quality.h.  The fraction of samples far
+ * from the arcs is a binomial proportion: its standard error is
+ * sqrt(p (1 - p) / n).  Checks, at LB_TEST_NSE standard errors of the
+ * difference: the model's fraction is not above the data's (the floor,
+ * about 1.5%), and the poor model's is above the model's.  The histogram
+ * KL and quarter-bandwidth MMD have no closed-form standard error here:
+ * the test only asks that they order the two models; their values and
+ * floors are in the README (make bench). */
+Test(mlp_quality, moons_model_vs_data_and_poor_model, .timeout = 120) {
+  lb_model *good;
+  lb_err e;
+  cr_assert_eq(lb_mlp_model_load("targets/models/moons.h5", &good, &e), LB_OK,
+               "%s", e.msg);
+  lb_train_opts o = {.data = "moons", .schedule = "paper", .steps = 150,
+                     .batch = 256, .width = 128, .depth = 3, .lr = 3e-3,
+                     .warmup = 0.02, .ema = 0.999, .seed = 3, .threads = 2,
+                     .progress = 0};
+  lb_mlp_file f;
+  cr_assert_eq(lb_mlp_train(&o, &f, &e), LB_OK, "%s", e.msg);
+  lb_model *poor;
+  cr_assert_eq(lb_mlp_model_from(&f.arch, &f.sched, f.ema, "poor", &poor, &e),
+               LB_OK);
+  size_t n = 1000, m = 4000;
+  double *xg = malloc(2 * n * sizeof(double)), *xp = malloc(2 * n * sizeof(double));
+  double *xd = malloc(2 * n * sizeof(double)), *ref = malloc(2 * m * sizeof(double));
+  q_ddpm_sample(good, n, 21, 2, xg);
+  q_ddpm_sample(poor, n, 21, 2, xp);
+  lb_data *d;
+  cr_assert_eq(lb_data_alloc("moons", "--data", &d, &e), LB_OK);
+  gsl_rng *r = lb_rng_alloc();
+  lb_rng_seed(r, 22, 0, 0);
+  lb_data_draw(d, r, n, xd);
+  lb_rng_seed(r, 23, 0, 0);
+  lb_data_draw(d, r, m, ref);
+  q_measures qg = q_measure(xg, n, ref, m), qp = q_measure(xp, n, ref, m);
+  q_measures qd = q_measure(xd, n, ref, m);
+  cr_log_info("moons far/hist_kl/mmd_q: data %.4f %.4f %.5f, model %.4f %.4f "
+              "%.5f, poor %.4f %.4f %.5f", qd.far, qd.hist_kl, qd.mmd_q,
+              qg.far, qg.hist_kl, qg.mmd_q, qp.far, qp.hist_kl, qp.mmd_q);
+  double sg = qg.far * (1 - qg.far) / n, sp = qp.far * (1 - qp.far) / n;
+  double sd = qd.far * (1 - qd.far) / n;
+  cr_expect(qg.far <= qd.far + LB_TEST_NSE * sqrt(sg + sd),
+            "model far %.4f vs data %.4f", qg.far, qd.far);
+  cr_expect(qp.far > qg.far + LB_TEST_NSE * sqrt(sg + sp),
+            "poor far %.4f vs model %.4f", qp.far, qg.far);
+  cr_expect(qp.hist_kl > qg.hist_kl, "hist KL poor %.4f model %.4f",
+            qp.hist_kl, qg.hist_kl);
+  cr_expect(qp.mmd_q > qg.mmd_q, "MMD poor %.5f model %.5f", qp.mmd_q,
+            qg.mmd_q);
+  gsl_rng_free(r);
+  lb_data_free(d);
+  free(xg), free(xp), free(xd), free(ref);
+  model_free(good);
+  model_free(poor);
+  lb_mlp_file_clear(&f);
 }
