@@ -234,13 +234,18 @@ static void gmm_grad_block_diag(const gmm_state *s, size_t B, size_t ld,
       for (size_t r = 0; r < B; r++) Lk[r] = lc - 0.5 * Lk[r];
     }
     /* new running maximum and the rescale of what is accumulated */
-    double scale[LB_BLOCK_MAX];
+    double scale[LB_BLOCK_MAX], mn[LB_BLOCK_MAX];
+#pragma omp simd
+    for (size_t r = 0; r < B; r++) mn[r] = mx[r];
+    for (size_t c = 0; c < kc; c++) {
+      const double *Lc = L[c];
+#pragma omp simd
+      for (size_t r = 0; r < B; r++) mn[r] = Lc[r] > mn[r] ? Lc[r] : mn[r];
+    }
 #pragma omp simd
     for (size_t r = 0; r < B; r++) {
-      double mr = mx[r];
-      for (size_t c = 0; c < kc; c++) mr = L[c][r] > mr ? L[c][r] : mr;
-      scale[r] = lb_exp(mx[r] - mr);
-      mx[r] = mr;
+      scale[r] = lb_exp(mx[r] - mn[r]);
+      mx[r] = mn[r];
       sum[r] *= scale[r];
     }
     if (k0 > 0)

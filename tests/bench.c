@@ -12,6 +12,12 @@ double bench_now(void) {
 }
 
 /* `bench [samplers|metrics|mlp]`: one part only (default: all). */
+double bench_cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int main(int argc, char **argv) {
   int all = argc < 2;
   printf("langbench bench: one run, ratios are within this run\n\n");

@@ -3,7 +3,8 @@
 #ifndef LB_BENCH_H
 #define LB_BENCH_H
 
-double bench_now(void); /* monotonic seconds */
+double bench_now(void);     /* monotonic seconds */
+double bench_cpu_now(void); /* CPU seconds of the process (all threads) */
 void bench_samplers(void);
 void bench_metrics(void);
 void bench_mlp(void);

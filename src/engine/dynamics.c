@@ -67,9 +67,15 @@ LB_VECTOR_CLONES
 static void od_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
                          const double *tau, const double *z, double *y) {
   double s[LB_BLOCK_MAX];
-  /* one sqrt per distinct consecutive tau (the same value either way) */
-  for (size_t r = 0; r < B; r++)
-    s[r] = r > 0 && tau[r] == tau[r - 1] ? s[r - 1] : sqrt(2.0 * tau[r]);
+  /* one sqrt when every row has the same tau (the same values either way) */
+  int same = 1;
+  for (size_t r = 1; r < B; r++) same &= tau[r] == tau[0];
+  if (same && B > 0) {
+    double s0 = sqrt(2.0 * tau[0]);
+    for (size_t r = 0; r < B; r++) s[r] = s0;
+  } else {
+    for (size_t r = 0; r < B; r++) s[r] = sqrt(2.0 * tau[r]);
+  }
   for (size_t i = 0; i < dy->d; i++) {
     const double *zi = z + i * ld;
     double *yi = y + i * ld;

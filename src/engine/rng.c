@@ -294,11 +294,19 @@ void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
   uint64_t npairs = (n + 1) / 2;
   for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
     size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
-    gather(s, rows, j0, m, npairs, &L);
+    const uint32_t *k0 = L.k0, *k1 = L.k1, *c2 = L.c2, *c3 = L.c3;
+    const uint64_t *pos = L.pos;
+    if (rows) {
+      gather(s, rows, j0, m, npairs, &L);
+    } else { /* contiguous rows: read the state in place */
+      k0 = s->k0 + j0, k1 = s->k1 + j0, c2 = s->c2 + j0, c3 = s->c3 + j0;
+      memcpy(L.pos, s->pos + j0, m * sizeof *L.pos);
+      for (size_t j = 0; j < m; j++) s->pos[j0 + j] += npairs;
+    }
     for (uint64_t q = 0; q < npairs; q++) {
       double *za = z + 2 * q * ld + j0;
       double *zb = 2 * q + 1 < n ? z + (2 * q + 1) * ld + j0 : spare;
-      gauss_pairs(m, L.k0, L.k1, L.c2, L.c3, L.pos, q, za, zb);
+      gauss_pairs(m, k0, k1, c2, c3, pos, q, za, zb);
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "vmath.h"
 
 size_t lb_sim_records(long steps, long every) {
   if (every <= 0) return 0;
@@ -95,6 +96,19 @@ static void nan_rest(lb_run *out, size_t rec, long c, size_t d) {
       out->trajectory[(rec * out->record_chains + (size_t)c) * d + i] = NAN;
 }
 
+/* ok[r] = 1 when row r of y (n x ld) is finite: v - v is 0 exactly for
+ * finite v and NaN otherwise; unit-stride over the rows. */
+LB_VECTOR_CLONES
+static void finite_rows(size_t n, size_t B, size_t ld, const double *y,
+                        unsigned char *ok) {
+  for (size_t r = 0; r < B; r++) ok[r] = 1;
+  for (size_t i = 0; i < n; i++) {
+    const double *yi = y + i * ld;
+#pragma omp simd
+    for (size_t r = 0; r < B; r++) ok[r] &= (unsigned char)(yi[r] - yi[r] == 0.0);
+  }
+}
+
 /* One step of every row of w; rows that were live count their NFE, rows
  * that become non-finite are frozen (their state kept as it was at the
  * divergence, as if they had stopped). */
@@ -106,10 +120,12 @@ static void block_step(block_ws *w, const lb_block *blk, double h, double t,
     s->type->step_coupled(s, blk, h, t, w->y, w->nfe_step, w->work);
   else
     s->type->step(s, blk, h, t, w->y, w->nfe_step, w->work);
+  unsigned char ok[LB_BLOCK_MAX];
+  finite_rows(n, blk->B, ld, w->y, ok);
   for (size_t r = 0; r < blk->B; r++) {
     if (w->div[r]) continue;
     w->nfe[r] += w->nfe_step[r];
-    if (!lb_block_row_finite(n, w->y, ld, r)) {
+    if (!ok[r]) {
       w->div[r] = 1;
       for (size_t i = 0; i < n; i++) w->frozen[i * ld + r] = w->y[i * ld + r];
     }
