@@ -30,6 +30,8 @@
  * Each operator costs O(1) transcendental calls plus O(d).
  */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "dynamics.h"
 
@@ -101,9 +103,32 @@ static void coefs(double gamma, double tau, lb_ud_coef *c) {
  * unit-stride loops over the rows of each coordinate.  Rows with equal
  * tau (every row in LMC-type steps) hit the one-entry cache. */
 
+/* Per-row durations differ (midpoint methods), so the coefficients of
+ * the last UD_CACHE distinct (gamma, tau) seen by the thread are kept in
+ * a direct-mapped table (a hit returns exactly what coefs computed, so
+ * the output does not depend on it): the operators of one step reuse the
+ * same few durations of each row. */
+#define UD_CACHE 256
+static _Thread_local struct {
+  double gamma, tau;
+  lb_ud_coef c;
+} ud_cache[UD_CACHE];
+
 static void row_coefs(const lb_dynamics *dy, size_t B, const double *tau,
                       lb_ud_coef *c) {
-  for (size_t r = 0; r < B; r++) lb_ud_coefs(dy->gamma, tau[r], &c[r]);
+  for (size_t r = 0; r < B; r++) {
+    uint64_t u;
+    memcpy(&u, &tau[r], sizeof u);
+    size_t k = (size_t)((u * 0x9E3779B97F4A7C15ULL) >> 56) % UD_CACHE;
+    if (ud_cache[k].tau == tau[r] && ud_cache[k].gamma == dy->gamma) {
+      c[r] = ud_cache[k].c;
+    } else {
+      lb_ud_coefs(dy->gamma, tau[r], &c[r]);
+      ud_cache[k].gamma = dy->gamma;
+      ud_cache[k].tau = tau[r];
+      ud_cache[k].c = c[r];
+    }
+  }
 }
 
 static void ud_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
