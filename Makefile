@@ -21,6 +21,8 @@ CC    ?= cc
 # the packages are there (pkg-config itself is one of them).
 PUBLIC := all run test bench asan figures figures-default models fuzz
 
+.DEFAULT_GOAL := all
+
 # A contributor's check (root, several minutes; not part of make test): the
 # two README commands on a bare Debian 12 root (scripts/fresh-check.sh).
 .PHONY: fresh-check
