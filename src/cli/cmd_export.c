@@ -169,6 +169,11 @@ int lb_cmd_export(int argc, char **argv) {
     if (f >= 0) H5Fclose(f);
     return lb_usage_error("export", "%s: not a langbench experiment file", in);
   }
+  long ver = 0;
+  if (lb_attr_get_long(f, "format_version", &ver) != 0 || ver != 1) {
+    H5Fclose(f);
+    return lb_usage_error("export", "%s: unsupported format_version %ld", in, ver);
+  }
   char csv[4096], rates[4200], part1[4300], part2[4300];
   if (out) {
     snprintf(csv, sizeof csv, "%s", out);
