@@ -285,3 +285,142 @@ Test(faults, disk_full_while_assembling_the_experiment) {
   disk_full_run(700000, &left);
   cr_expect_eq(left, 2, "%zu complete cells kept", left);
 }
+
+/* ---- the output directory is read-only ------------------------------------- */
+
+/* How to make a directory read-only for the command: permission bits do
+ * not stop root (CI runs the suite as root), so as root a read-only bind
+ * mount in a private mount namespace, else the uid of nobody; as another
+ * user, mode 0555.  Probed once in a child; RO_NONE when nothing works. */
+static int ro_probe(const char *dir, int how) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (make_ro(dir, how) != 0) _exit(1);
+    char p[600];
+    snprintf(p, sizeof p, "%s/probe", dir);
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0) _exit(2); /* still writable */
+    if (access(bin(), X_OK) != 0) _exit(3);
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int ro_setup(char *dir, size_t len) {
+  snprintf(dir, len, "%s/ro", lb_test_tmpdir());
+  mkdir(dir, 0755);
+  if (getuid() != 0) {
+    chmod(dir, 0555);
+    return ro_probe(dir, RO_CHMOD) ? RO_CHMOD : RO_NONE;
+  }
+  if (ro_probe(dir, RO_BIND)) return RO_BIND;
+  /* nobody must reach the directory and the command's inputs */
+  chmod(lb_test_tmpdir(), 0755);
+  chmod(dir, 0555);
+  return ro_probe(dir, RO_NOBODY) ? RO_NOBODY : RO_NONE;
+}
+
+static size_t count_entries(const char *dir) {
+  DIR *dp = opendir(dir);
+  if (!dp) return 0;
+  size_t n = 0;
+  struct dirent *de;
+  while ((de = readdir(dp)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
+  closedir(dp);
+  return n;
+}
+
+/* Each command that writes, with its output in the read-only directory:
+ * exit 2, a one-line message naming --out (or its directory), nothing
+ * written there. */
+Test(faults, read_only_output_directory) {
+  char ro[512], err[512], cfg[512], exp[512], runf[512];
+  int how = ro_setup(ro, sizeof ro);
+  if (how == RO_NONE)
+    cr_skip_test("no way to make a directory read-only here (not root "
+                 "with mount or setuid, and not an ordinary user)");
+  /* inputs, written normally */
+  tmp(cfg, sizeof cfg, "ro.cfg");
+  write_text(cfg, "name = \"ro\"; targets = (\"gaussian:dim=1\"); "
+                  "samplers = (\"lmc\"); step_sizes = [0.1]; steps = 2; "
+                  "chains = 4; seeds = [1]; metrics = \"mean_err\";\n");
+  tmp(exp, sizeof exp, "ro-in.h5");
+  tmp(runf, sizeof runf, "ro-run.h5");
+  fault none = {0};
+  char *mk_exp[] = {"langbench", "run", cfg, "--out", exp, "--threads", "1", NULL};
+  cr_assert_eq(run_fault(&none, mk_exp, err, sizeof err), 0, "%s", err);
+  chmod(exp, 0644);
+
+  char o_run[600], o_exp[600], o_csv[600], o_dif[600];
+  snprintf(o_run, sizeof o_run, "%s/run.h5", ro);
+  snprintf(o_exp, sizeof o_exp, "%s/exp.h5", ro);
+  snprintf(o_csv, sizeof o_csv, "%s/exp.csv", ro);
+  snprintf(o_dif, sizeof o_dif, "%s/diffuse.h5", ro);
+  char *cmds[][16] = {
+      {"langbench", "sample", "--target", "gaussian:dim=1", "--sampler", "lmc",
+       "--step", "0.1", "--steps", "2", "--chains", "4", "--out", o_run, NULL},
+      {"langbench", "run", cfg, "--out", o_exp, "--threads", "1", NULL},
+      {"langbench", "export", exp, "--out", o_csv, NULL},
+      {"langbench", "diffuse", "--model", "oracle", "--target", "gaussian:dim=1",
+       "--sampler", "ddim", "--nfe", "2", "--samples", "4", "--out", o_dif, NULL},
+  };
+  fault f = {.ro_dir = ro, .ro_how = how};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    int rc = run_fault(&f, cmds[i], err, sizeof err);
+    cr_expect_eq(rc, 2, "%s: exit status %d (stderr: %s)", cmds[i][1], rc, err);
+    cr_expect(strstr(err, "--out") != NULL, "%s: message '%s' does not name --out",
+              cmds[i][1], err);
+    cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "one line");
+  }
+  cr_expect_eq(count_entries(ro), 0, "%zu entries written into the read-only directory",
+               count_entries(ro));
+}
+
+/* ---- newer format versions -------------------------------------------------- */
+
+static void set_version(const char *path, long v) {
+  lb_io_quiet();
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  cr_assert(f >= 0, "cannot open %s", path);
+  cr_assert_eq(lb_attr_long(f, "format_version", v), 0);
+  H5Fclose(f);
+}
+
+Test(faults, metrics_refuses_a_newer_run_file) {
+  char runf[512], err[512];
+  tmp(runf, sizeof runf, "newer-run.h5");
+  fault none = {0};
+  char *mk[] = {"langbench", "sample", "--target", "gaussian:dim=1", "--sampler",
+                "lmc", "--step", "0.1", "--steps", "2", "--chains", "8",
+                "--threads", "1", "--out", runf, NULL};
+  cr_assert_eq(run_fault(&none, mk, err, sizeof err), 0, "%s", err);
+  char *m[] = {"langbench", "metrics", runf, "--metrics", "mean_err", NULL};
+  cr_assert_eq(run_fault(&none, m, err, sizeof err), 0, "%s", err);
+  set_version(runf, LB_RUN_FORMAT_VERSION + 1);
+  int rc = run_fault(&none, m, err, sizeof err);
+  cr_expect_eq(rc, 2, "exit status %d (stderr: %s)", rc, err);
+  cr_expect(strstr(err, "format_version") != NULL, "message: %s", err);
+  cr_expect(strstr(err, runf) != NULL, "message does not name the file: %s", err);
+}
+
+Test(faults, export_refuses_a_newer_experiment_file) {
+  char cfg[512], exp[512], csv[512], err[512];
+  tmp(cfg, sizeof cfg, "newer.cfg");
+  write_text(cfg, "name = \"nv\"; targets = (\"gaussian:dim=1\"); "
+                  "samplers = (\"lmc\"); step_sizes = [0.1]; steps = 2; "
+                  "chains = 4; seeds = [1]; metrics = \"mean_err\";\n");
+  tmp(exp, sizeof exp, "newer-exp.h5");
+  tmp(csv, sizeof csv, "newer-exp.csv");
+  fault none = {0};
+  char *mk[] = {"langbench", "run", cfg, "--out", exp, "--threads", "1", NULL};
+  cr_assert_eq(run_fault(&none, mk, err, sizeof err), 0, "%s", err);
+  set_version(exp, 2);
+  char *x[] = {"langbench", "export", exp, "--out", csv, NULL};
+  int rc = run_fault(&none, x, err, sizeof err);
+  cr_expect_eq(rc, 2, "exit status %d (stderr: %s)", rc, err);
+  cr_expect(strstr(err, "format_version") != NULL, "message: %s", err);
+  cr_expect(!exists(csv), "a CSV was written from a file it cannot read");
+}
