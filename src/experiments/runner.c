@@ -627,6 +627,55 @@ static int rm_rf_cells(const char *dir) {
   return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* 1 when the cell file at path can be trusted as cell cl: an HDF5 file
+ * that opens (a truncated one does not), of format langbench-run in the
+ * format_version this build reads, holding cl's own key and a /metrics
+ * table; else 0 with the reason in why. */
+static int cell_usable(const char *path, const lb_cell *cl, char *why,
+                       size_t len) {
+  if (H5Fis_hdf5(path) <= 0) {
+    snprintf(why, len, "not an HDF5 file (truncated?)");
+    return 0;
+  }
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    snprintf(why, len, "cannot be opened (truncated?)");
+    return 0;
+  }
+  char fmt[64] = "", key[sizeof cl->key] = "";
+  long ver = -1;
+  int ok = 0;
+  if (lb_attr_get_str(f, "format", fmt, sizeof fmt) != 0 ||
+      strcmp(fmt, LB_RUN_FORMAT) != 0)
+    snprintf(why, len, "not a langbench cell (format attribute)");
+  else if (lb_attr_get_long(f, "format_version", &ver) != 0 ||
+           ver != LB_RUN_FORMAT_VERSION)
+    snprintf(why, len, "format_version %ld, this langbench reads %d", ver,
+             LB_RUN_FORMAT_VERSION);
+  else if (lb_attr_get_str(f, "cell_key", key, sizeof key) != 0 ||
+           strcmp(key, cl->key) != 0)
+    snprintf(why, len, "holds another cell (cell_key differs)");
+  else if (H5Lexists(f, "metrics", H5P_DEFAULT) <= 0)
+    snprintf(why, len, "no /metrics");
+  else
+    ok = 1;
+  H5Fclose(f);
+  return ok;
+}
+
+/* A cell file that exists but cannot be trusted is reported, set aside as
+ * PATH.bad (kept for a look, never read) and recomputed. */
+static int cell_done(const char *path, const lb_cell *cl) {
+  if (access(path, F_OK) != 0) return 0;
+  char why[256], bad[4400];
+  if (cell_usable(path, cl, why, sizeof why)) return 1;
+  snprintf(bad, sizeof bad, "%s.bad", path);
+  fprintf(stderr, "cell %s: file unreadable (%s): moved to %s.h5.bad, "
+                  "recomputing\n", cl->hash, why, cl->hash);
+  if (rename(path, bad) != 0) unlink(path);
+  return 0;
+}
+
 int lb_experiment_run(const lb_experiment *x, const char *out, int threads,
                       int fresh, lb_err *e) {
   char dir[4200];
@@ -649,14 +698,14 @@ int lb_experiment_run(const lb_experiment *x, const char *out, int threads,
   char path[4300];
   for (size_t i = 0; i < x->ncells; i++) {
     snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
-    if (access(path, R_OK) == 0) done++;
+    if (cell_done(path, &x->cells[i])) done++;
   }
   if (done) fprintf(stderr, "resuming: %zu of %zu cells already complete\n", done,
                     x->ncells);
   double t0 = omp_get_wtime();
   for (size_t i = 0; i < x->ncells && !rc; i++) {
     snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
-    if (access(path, R_OK) == 0) continue;
+    if (access(path, F_OK) == 0) continue; /* checked above */
     rc = run_cell(x, &x->cells[i], path, threads, e);
     if (rc) break;
     done++;
