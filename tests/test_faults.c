@@ -424,3 +424,84 @@ Test(faults, export_refuses_a_newer_experiment_file) {
   cr_expect(strstr(err, "format_version") != NULL, "message: %s", err);
   cr_expect(!exists(csv), "a CSV was written from a file it cannot read");
 }
+
+/* ---- damaged cells directory ----------------------------------------------- */
+
+enum { DAMAGE_TRUNCATED, DAMAGE_FOREIGN, DAMAGE_NEWER };
+
+/* Run a two-cell experiment, damage one cell file, rerun: the damage is
+ * reported naming the cell, the file is set aside as .bad (never read),
+ * the cell is recomputed, and the experiment and its export are whole. */
+static void damaged_cell(int kind, const char *tag) {
+  char cfg[512], out[512], cells[600], err[512], csv[600];
+  tmp(cfg, sizeof cfg, "dmg.cfg");
+  write_text(cfg, "name = \"dmg\"; targets = (\"gaussian:dim=2\"); "
+                  "samplers = (\"lmc\", \"plmc:K=2\"); step_sizes = [0.1]; "
+                  "steps = 4; chains = 16; seeds = [1]; metrics = \"mean_err\";\n");
+  snprintf(out, sizeof out, "%s/dmg-%s.h5", lb_test_tmpdir(), tag);
+  snprintf(cells, sizeof cells, "%s.cells", out);
+  snprintf(csv, sizeof csv, "%s/dmg-%s.csv", lb_test_tmpdir(), tag);
+  fault none = {0};
+  char *argv[] = {"langbench", "run", cfg, "--out", out, "--threads", "1", NULL};
+  cr_assert_eq(run_fault(&none, argv, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(check_cells(cells), 2);
+
+  /* the first cell file */
+  DIR *dp = opendir(cells);
+  struct dirent *de;
+  char victim[1024] = "", hash[64] = "";
+  while ((de = readdir(dp)))
+    if (strlen(de->d_name) == 19 && strcmp(de->d_name + 16, ".h5") == 0) {
+      snprintf(victim, sizeof victim, "%s/%s", cells, de->d_name);
+      snprintf(hash, 17, "%s", de->d_name);
+      break;
+    }
+  closedir(dp);
+  cr_assert(victim[0]);
+  struct stat sb;
+  stat(victim, &sb);
+  lb_io_quiet();
+  if (kind == DAMAGE_TRUNCATED) {
+    cr_assert_eq(truncate(victim, sb.st_size / 2), 0);
+  } else if (kind == DAMAGE_FOREIGN) {
+    unlink(victim);
+    hid_t f = H5Fcreate(victim, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d[1] = {4};
+    hid_t sp = H5Screate_simple(1, d, NULL);
+    hid_t ds = H5Dcreate2(f, "metrics", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT,
+                          H5P_DEFAULT, H5P_DEFAULT);
+    double v[4] = {1, 2, 3, 4};
+    H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+  } else {
+    set_version(victim, LB_RUN_FORMAT_VERSION + 1);
+  }
+  unlink(out);
+
+  char errfile[512];
+  int rc = run_fault(&none, argv, err, sizeof err);
+  cr_expect_eq(rc, 0, "rerun: exit status %d (%s)", rc, err);
+  /* the report: one stderr line names the cell and the set-aside file */
+  snprintf(errfile, sizeof errfile, "%s/fault-stderr.txt", lb_test_tmpdir());
+  FILE *ef = fopen(errfile, "r");
+  char line[1024];
+  int reported = 0;
+  while (ef && fgets(line, sizeof line, ef))
+    if (strstr(line, hash) && strstr(line, ".bad") && strstr(line, "recomputing"))
+      reported = 1;
+  if (ef) fclose(ef);
+  cr_expect(reported, "no line naming cell %s as set aside", hash);
+  char bad[1100];
+  snprintf(bad, sizeof bad, "%s.bad", victim);
+  cr_expect(exists(bad), "the damaged file was not kept as %s", bad);
+  cr_expect_eq(check_cells(cells), 2, "the cell was not recomputed");
+  char *x[] = {"langbench", "export", out, "--out", csv, NULL};
+  rc = run_fault(&none, x, err, sizeof err);
+  cr_expect_eq(rc, 0, "export: %d (%s)", rc, err);
+}
+
+Test(faults, truncated_cell_file) { damaged_cell(DAMAGE_TRUNCATED, "trunc"); }
+Test(faults, foreign_hdf5_cell_file) { damaged_cell(DAMAGE_FOREIGN, "foreign"); }
+Test(faults, newer_format_cell_file) { damaged_cell(DAMAGE_NEWER, "newer"); }
