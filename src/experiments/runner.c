@@ -93,6 +93,8 @@ int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
     free(rows);
     return -1;
   }
+  /* a name that fills all 32 bytes arrives without its NUL */
+  for (hsize_t i = 0; i < dims[0]; i++) rows[i].metric[sizeof rows[i].metric - 1] = '\0';
   *out = rows;
   *n = dims[0];
   return 0;
