@@ -21,7 +21,7 @@ typedef struct {
   char sampler[48];
   double step;
   long steps;
-  int coupled; /* 1: coupled with lmc at step/K */
+  int coupled; /* 1: coupled with lmc (ulmc) at step/K */
 } blk_case;
 
 static void run(const blk_case *c, long block, int threads, lb_run *out,
@@ -32,7 +32,10 @@ static void run(const blk_case *c, long block, int threads, lb_run *out,
   lb_init in;
   cr_assert_eq(lb_target_alloc(c->target, &t, &e), LB_OK, "%s", e.msg);
   cr_assert_eq(lb_sampler_alloc(c->sampler, t, &s, &e), LB_OK, "%s", e.msg);
-  if (c->coupled) cr_assert_eq(lb_sampler_alloc("lmc", t, &f, &e), LB_OK);
+  /* the fine chain: LMC, or ULMC for the underdamped samplers */
+  if (c->coupled)
+    cr_assert_eq(lb_sampler_alloc(c->sampler[0] == 'u' ? "ulmc" : "lmc", t,
+                                  &f, &e), LB_OK, "%s", e.msg);
   cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = c->step,
                 .steps = c->steps, .chains = 150, .seed = 11,
@@ -71,6 +74,9 @@ ParameterizedTestParameters(blocks, invariance) {
       {"gmm:file=tests/data/gmm_full.cfg", "lmc", 0.05, 12, 0},
       {"gmm:preset=ring8", "ulmc", 0.1, 12, 0},
       {"double_well:dim=3", "urlmc:gamma=5", 0.05, 12, 0},
+      {"gmm:preset=ring8", "uplmc:K=16", 0.1, 12, 0},
+      {"gmm:preset=ring8", "uplmc:K=inf", 0.1, 12, 0},
+      {"double_well:dim=2", "uplmc:K=4", 0.05, 12, 1},
       {"double_well:dim=2", "plmc:K=4", 0.02, 12, 1},
       {"gmm:preset=ring8", "plmc:K=8,option=2", 0.05, 12, 1},
       /* h = 4 on N(0, I): PLMC grows like a random product and about
