@@ -453,7 +453,8 @@ static void damaged_cell(int kind, const char *tag) {
   while ((de = readdir(dp)))
     if (strlen(de->d_name) == 19 && strcmp(de->d_name + 16, ".h5") == 0) {
       snprintf(victim, sizeof victim, "%s/%s", cells, de->d_name);
-      snprintf(hash, 17, "%s", de->d_name);
+      memcpy(hash, de->d_name, 16); /* the 16 hex digits */
+      hash[16] = '\0';
       break;
     }
   closedir(dp);
