@@ -120,7 +120,8 @@ run: $(BIN)/langbench
 RESULTS     ?= results
 FIG_THREADS ?= 2
 FIG_EXPS    := bias_gaussian bias_mixtures speedup plmc_vs_fine_lmc double_well_mixing \
-               ud_bias ud_speedup
+               ud_bias ud_speedup \
+               diffusion_nfe
 FIG_H5      := $(FIG_EXPS:%=$(RESULTS)/%.h5)
 FIG_CSV     := $(FIG_EXPS:%=$(RESULTS)/%.csv)
 FIG_INPUTS  := $(RESULTS)/ring8_samples.csv $(RESULTS)/ring8_density.csv \

@@ -12,14 +12,15 @@
 #              plmc_vs_fine_lmc.csv                  (+ *_rates.csv)  -> fig5
 #              ud_bias.csv                           (+ *_rates.csv)  -> fig6
 #              ud_speedup.csv                        (+ *_rates.csv)  -> fig7
+#              diffusion_nfe.csv                                      -> diffusion
 #            where X_rates.csv is the rate-fit file that `langbench export`
 #            writes next to X.csv.
 #   OUTDIR   receives NAME.png and NAME.pdf per figure (created if needed):
 #              fig1_bias_TARGET, fig2_speedup_TARGET, fig3_ring8,
 #              fig4_double_well, fig5_plmc_vs_lmc_TARGET,
-#              fig6_ud_bias_TARGET, fig7_ud_speedup_TARGET
+#              fig6_ud_bias_TARGET, fig7_ud_speedup_TARGET, diffusion_nfe
 #            with one file per target found in the results CSV.
-#   FIGURE   any of fig1 ... fig7 (default: all of them).
+#   FIGURE   any of fig1 ... fig7, diffusion (default: all of them).
 #
 # A figure whose inputs are missing is skipped with a message; a missing
 # rate-fit file only drops the slopes from the legend.  Each figure is
@@ -35,16 +36,16 @@ LC_ALL=C.UTF-8
 export LC_ALL
 
 usage() {
-    echo "usage: $0 DATADIR OUTDIR [fig1|fig2|fig3|fig4|fig5|fig6|fig7 ...]" >&2
+    echo "usage: $0 DATADIR OUTDIR [fig1|fig2|fig3|fig4|fig5|fig6|fig7|diffusion ...]" >&2
     exit 2
 }
 [ $# -ge 2 ] || usage
 data=$1
 outdir=$2
 shift 2
-want=${*:-fig1 fig2 fig3 fig4 fig5 fig6 fig7}
+want=${*:-fig1 fig2 fig3 fig4 fig5 fig6 fig7 diffusion}
 for f in $want; do
-    case $f in fig1|fig2|fig3|fig4|fig5|fig6|fig7) ;; *) echo "figures: unknown figure '$f'" >&2; usage ;; esac
+    case $f in fig1|fig2|fig3|fig4|fig5|fig6|fig7|diffusion) ;; *) echo "figures: unknown figure '$f'" >&2; usage ;; esac
 done
 [ -d "$data" ] || { echo "figures: no data directory $data" >&2; exit 2; }
 case "$data$outdir" in *"'"*) echo "figures: paths must not contain an apostrophe" >&2; exit 2 ;; esac
@@ -150,5 +151,12 @@ if wanted fig5; then per_target fig5 fig5_plmc_vs_lmc.gp fig5_plmc_vs_lmc plmc_v
 # the underdamped samplers: figures 1 and 2 drawn from their own experiments
 if wanted fig6; then per_target fig6 fig1_bias.gp fig6_ud_bias ud_bias.csv; fi
 if wanted fig7; then per_target fig7 fig2_speedup.gp fig7_ud_speedup ud_speedup.csv; fi
+if wanted diffusion; then
+    if [ -r "$data/diffusion_nfe.csv" ]; then
+        draw diffusion_nfe diffusion_nfe.gp "in='$data/diffusion_nfe.csv'"
+    else
+        echo "figures: skipped diffusion: needs diffusion_nfe.csv in $data"
+    fi
+fi
 
 exit $failed

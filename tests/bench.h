@@ -8,5 +8,6 @@ double bench_cpu_now(void); /* CPU seconds of the process (all threads) */
 void bench_samplers(void);
 void bench_metrics(void);
 void bench_mlp(void);
+void bench_diffusion(void);
 
 #endif

@@ -618,3 +618,71 @@ ParameterizedTest(bad_case *c, diffusion, bad_input) {
   snprintf(part, sizeof part, "%s.part", out);
   cr_expect(!exists(out) && !exists(part), "output left behind");
 }
+
+/* ---- diffusion experiments: cells, resume, export, figure ---------- */
+
+static long count_lines_with(const char *path, const char *a, const char *b) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[4096];
+  long n = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, a) && (!b || strstr(line, b))) n++;
+  fclose(f);
+  return n;
+}
+
+Test(diffusion, experiment_cells_export_and_figure) {
+  const char *dir = lb_test_tmpdir();
+  char cfg[512], out[512], args[2048], err[512], csv[600];
+  snprintf(cfg, sizeof cfg, "%s/dexp.cfg", dir);
+  snprintf(out, sizeof out, "%s/data/dexp.h5", dir);
+  FILE *f = fopen(cfg, "w");
+  cr_assert(f);
+  fprintf(f, "name = \"dexp\";\nkind = \"diffusion\";\n"
+             "models = ( { model = \"oracle\"; target = \"gmm:preset=ring8\"; },\n"
+             "           { model = \"oracle\"; target = \"gaussian:dim=2,var=0.25\"; } );\n"
+             "samplers = ( \"ddpm:variant=v2\", \"pmm:option=2,variant=v2\", "
+             "\"dpmsolver:order=3,skip=logsnr\" );\n"
+             "nfe = [10, 40];\nsamples = 400;\nseeds = [1];\nmetrics = \"modes\";\n");
+  fclose(f);
+  snprintf(args, sizeof args, "mkdir -p '%s/data'", dir);
+  cr_assert_eq(system(args), 0);
+  snprintf(args, sizeof args, "run %s --out %s --threads 2", cfg, out);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  /* a rerun finds every cell and runs none */
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  cr_expect(strstr(err, "cell ") == NULL, "rerun ran a cell: %s", err);
+  snprintf(csv, sizeof csv, "%s/data/diffusion_nfe.csv", dir);
+  snprintf(args, sizeof args, "export %s --out %s", out, csv);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  /* 12 cells: var_rel everywhere, var_rel_exact on the Gaussian */
+  cr_expect_eq(count_lines_with(csv, ",var_rel,", NULL), 12);
+  cr_expect_eq(count_lines_with(csv, ",var_rel_exact,", "gaussian"), 6);
+  cr_expect_eq(count_lines_with(csv, "oracle/pmm:option=2;variant=v2,50,2,", ",modes,"), 2);
+  /* the exact value in the CSV is the library's */
+  lb_model *m = oracle_for("gaussian:dim=2,var=0.25", NULL);
+  lb_dsampler *s = dsampler("ddpm:variant=v2", m, 10);
+  double want = lb_dsampler_exact_var(s, &m->sched, 0.25, NULL) / 0.25 - 1;
+  char needle[128];
+  snprintf(needle, sizeof needle, ",var_rel_exact,%.17g,", want);
+  cr_expect_eq(count_lines_with(csv, "oracle/ddpm:variant=v2,", needle), 1,
+               "%s", needle);
+  lb_dsampler_free(s);
+  lb_model_free(m);
+  /* the figure */
+  char figs[600], png[700];
+  snprintf(figs, sizeof figs, "%s/figs", dir);
+  snprintf(args, sizeof args, "sh scripts/figures.sh '%s/data' '%s' diffusion >/dev/null 2>&1",
+           dir, figs);
+  cr_expect_eq(system(args), 0);
+  snprintf(png, sizeof png, "%s/diffusion_nfe.png", figs);
+  cr_expect(exists(png), "no %s", png);
+  /* a bad experiment file names FILE:LINE */
+  f = fopen(cfg, "w");
+  fprintf(f, "name = \"dexp\";\nkind = \"diffusion\";\nbogus = 1;\n");
+  fclose(f);
+  snprintf(args, sizeof args, "run %s --out %s/bad.h5", cfg, dir);
+  cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
+  cr_expect(strstr(err, "dexp.cfg:3") != NULL, "%s", err);
+}

@@ -110,7 +110,7 @@ static const char *diff_usage =
     "`langbench diffuse --help`) with the oracle on Gaussian data N(0,\n"
     "diag(v)): every sampler is linear in its state, so the output variance\n"
     "follows with no Monte Carlo.  Columns:\n"
-    "  sampler   the resolved sampler SPEC\n"
+    "  sampler   the resolved sampler SPEC (';' for ',')\n"
     "  nfe       expected network calls per sample\n"
     "  var_I     Var(X_0,I) of the output for I = 0..d-1\n"
     "  kl        KL(output law || data law)\n"
@@ -161,7 +161,11 @@ static int exact_diffusion(int argc, char **argv) {
   printf("sampler,nfe");
   for (size_t i = 0; i < d; i++) printf(",var_%zu", i);
   printf(",kl,w2,gaussian\n");
-  printf("%s,%.17g", s->desc, lb_dsampler_expected_nfe(s));
+  char desc[LB_SPEC_MAXLEN];
+  snprintf(desc, sizeof desc, "%s", s->desc);
+  for (char *q = desc; *q; q++) /* one CSV field */
+    if (*q == ',') *q = ';';
+  printf("%s,%.17g", desc, lb_dsampler_expected_nfe(s));
   double kl = 0, w2 = 0;
   int gauss = 1;
   for (size_t i = 0; i < d; i++) {

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dexp.h"
 #include "experiment.h"
 
 static const char *usage =
@@ -40,6 +41,12 @@ int lb_cmd_run(int argc, char **argv) {
     return LB_EINPUT;
   lb_experiment x;
   lb_err e = {{0}};
+  if (lb_dexp_detect(pos[0])) { /* diffusion cells: src/experiments/dexp.c */
+    int drc = lb_dexp_run(pos[0], out, (int)nthreads, fresh != NULL,
+                          dry != NULL, &e);
+    if (drc) fprintf(stderr, "langbench run: %s\n", e.msg);
+    return drc;
+  }
   int rc = lb_experiment_load(pos[0], &x, &e);
   if (rc) {
     fprintf(stderr, "langbench run: %s\n", e.msg);

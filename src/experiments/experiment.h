@@ -113,6 +113,9 @@ typedef struct {
 /* 0, or -1 when an attribute is missing (not a cell of this format). */
 int lb_cell_info_read(hid_t g, lb_cell_info *c);
 
+/* Write rows as a cell's /metrics table (used by dexp.c too). */
+int lb_cell_write_metrics(hid_t loc, const lb_metric_row *rows, size_t n);
+
 /* Read /metrics of a cell group into a malloc'd array. */
 int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n);
 

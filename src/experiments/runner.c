@@ -67,6 +67,10 @@ static int write_rows(hid_t loc, const metric_row *rows, size_t n) {
   return st < 0 ? -1 : 0;
 }
 
+int lb_cell_write_metrics(hid_t loc, const lb_metric_row *rows, size_t n) {
+  return write_rows(loc, rows, n);
+}
+
 int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n) {
   *out = NULL;
   *n = 0;

@@ -1,0 +1,91 @@
+/* bench_diffusion.c -- network evaluations per second while sampling
+ * (make bench).  GPL-3.0-or-later.
+ *
+ * Batch of 10 000 samples, the exact oracle of ring8 (8 components, d =
+ * 2) and of a 2-D Gaussian: the rate of block model calls alone (rows per
+ * second of eval), and of whole samplers (model calls per second
+ * including the sampler's vector work and noise) for ddpm with 100 steps
+ * and pmm option 2 at the same NFE (K = 20: the interpolation costs
+ * O(1000) fine-step vector operations per sample on top).  One thread and
+ * all threads; best of 3.  Trained models: once the MLP loader is on
+ * main (src/mlp/), the same with lb_mlp_model_load. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+#include "diffuse.h"
+#include "model.h"
+#include "target.h"
+
+static double eval_rate(const lb_model *m, size_t B) {
+  double *x = calloc(m->dim * B, sizeof(double)), *e = calloc(m->dim * B, sizeof(double)),
+         *s = calloc(B, sizeof(double)), *w = calloc(m->type->work_size(m, B), sizeof(double));
+  for (size_t i = 0; i < m->dim * B; i++) x[i] = 3.0 * sin(0.37 * (double)i);
+  for (size_t r = 0; r < B; r++) s[r] = (double)(1 + r % 1000);
+  double best = HUGE_VAL;
+  for (int k = 0; k < 3; k++) {
+    double t0 = bench_now();
+    m->type->eval(m, B, B, x, s, e, w);
+    double t = bench_now() - t0;
+    if (t < best) best = t;
+  }
+  free(x);
+  free(e);
+  free(s);
+  free(w);
+  return (double)B / best;
+}
+
+static double sampler_rate(const lb_model *m, const char *spec, long nfe,
+                           int threads) {
+  lb_err e;
+  lb_dsampler *s = NULL;
+  if (lb_dsampler_alloc(spec, &m->sched, nfe, &s, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    exit(1);
+  }
+  double best = HUGE_VAL, calls = 0;
+  for (int k = 0; k < 3; k++) {
+    lb_run r = {0};
+    lb_diffuse_cfg c = {m, s, 10000, 1, threads, 0, 0};
+    double t0 = bench_now();
+    lb_diffuse(&c, &r, &e);
+    double t = bench_now() - t0;
+    calls = 0;
+    for (long i = 0; i < r.chains; i++) calls += (double)r.nfe[i];
+    lb_run_clear(&r);
+    if (t < best) best = t;
+  }
+  lb_dsampler_free(s);
+  return calls / best;
+}
+
+void bench_diffusion(void) {
+  const char *targets[] = {"gmm:preset=ring8", "gaussian:dim=2,var=0.25"};
+  int P = omp_get_num_procs();
+  printf("diffusion: model calls per second, batch 10000 (oracle)\n");
+  printf("%-26s %14s %14s %14s %14s %14s\n", "model", "eval rows/s",
+         "ddpm-100 1t", "pmm-100 1t", "ddpm-100 all", "pmm/ddpm 1t");
+  for (int q = 0; q < 2; q++) {
+    lb_err e;
+    lb_target *t = NULL;
+    lb_model *m = NULL;
+    if (lb_target_alloc(targets[q], &t, &e) ||
+        lb_model_open("oracle", t, "paper", &m, &e)) {
+      fprintf(stderr, "%s\n", e.msg);
+      exit(1);
+    }
+    double ev = eval_rate(m, 10000);
+    double d1 = sampler_rate(m, "ddpm", 100, 1);
+    double p1 = sampler_rate(m, "pmm:K=20,option=2", 0, 1);
+    double dP = sampler_rate(m, "ddpm", 100, P);
+    printf("oracle:%-19s %14.3g %14.3g %14.3g %14.3g %14.2f\n", targets[q], ev,
+           d1, p1, dP, d1 / p1);
+    lb_model_free(m);
+    lb_target_free(t);
+  }
+  printf("  (%d threads for 'all'; pmm/ddpm: time per model call, pmm over "
+         "ddpm)\n\n", P);
+}
