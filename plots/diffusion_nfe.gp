@@ -39,7 +39,7 @@ do for [kind in "png pdf"] {
     set xrange [8:1300]
     set xlabel 'NFE per sample'
     set grid
-    set key top right font ',7' noenhanced
+    set key off
     set format y '10^{%T}'
 
     # fixed ranges: a series without rows leaves a panel empty, no error
@@ -50,11 +50,12 @@ do for [kind in "png pdf"] {
          flo(ring, 'var_rel') u 1:2 w l lc rgb '#999999' dt 2 t 'floor'
     set yrange [1e-5:1]
     set title '(b) ring8: MMD (median bandwidth)' font ',8'
+    set key top right font ',7' noenhanced samplen 2 spacing 0.9
     set ylabel 'MMD^2'
-    set key off
     plot for [i=1:words(S)] sel(ring, word(S, i), 'mmd') u 1:2 w lp lt i t word(L, i), \
          flo(ring, 'mmd') u 1:2 w l lc rgb '#999999' dt 2 t 'floor'
     set yrange [1e-6:1]
+    set key off
     set title '(c) N(0, 0.25 I): exact |variance error|' font ',8'
     set ylabel '|Var X_0 / v - 1|  (exact)' noenhanced
     plot for [i=1:words(S)] sel(gauss, word(S, i), 'var_rel_exact') u 1:2 w lp lt i t word(L, i)
