@@ -686,3 +686,34 @@ Test(diffusion, experiment_cells_export_and_figure) {
   cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
   cr_expect(strstr(err, "dexp.cfg:3") != NULL, "%s", err);
 }
+
+/* ---- trained models through the MLP loader --------------------------- */
+
+Test(diffusion, trained_model_file) {
+  const char *dir = lb_test_tmpdir();
+  char args[2048], err[512], model[512], out[600];
+  snprintf(model, sizeof model, "%s/tiny.h5", dir);
+  snprintf(out, sizeof out, "%s/tiny_out.h5", dir);
+  snprintf(args, sizeof args,
+           "train --data gmm:preset=ring8 --out %s --steps 20 --width 8 "
+           "--depth 1 --batch 64 --quiet",
+           model);
+  cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  snprintf(args, sizeof args,
+           "diffuse --model %s --target gmm:preset=ring8 --sampler "
+           "pmm:K=40,option=1 --samples 50 --out %s",
+           model, out);
+  cr_expect_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
+  lb_run r = {0};
+  lb_err e;
+  cr_assert_eq(lb_run_load(out, &r, &e), 0, "%s", e.msg);
+  cr_expect(lb_all_finite(r.samples, 100));
+  lb_run_clear(&r);
+  /* a model of the wrong dimension for the data law */
+  snprintf(args, sizeof args,
+           "diffuse --model %s --target gaussian:dim=3 --sampler ddpm --nfe 10 "
+           "--samples 5 --out %s/wrongdim.h5",
+           model, dir);
+  cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
+  cr_expect(strstr(err, "dimension") != NULL, "%s", err);
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlp.h"
 #include "oracle.h"
 
 void lb_model_free(lb_model *m) {
@@ -25,9 +26,16 @@ int lb_model_open(const char *text, const lb_target *t, const char *schedule,
     free(sch);
     return rc;
   }
-  return lb_fail(e, LB_EINPUT,
-                 "--model %s: trained model files are not supported in this "
-                 "build yet (the MLP loader, src/mlp/, has not landed); use "
-                 "--model oracle",
-                 text);
+  lb_err me = {{0}};
+  int rc = lb_mlp_model_load(text, out, &me);
+  if (rc) return lb_fail(e, rc, "--model: %s", me.msg);
+  if (t && (*out)->dim != t->dim) {
+    size_t d = (*out)->dim;
+    lb_model_free(*out);
+    *out = NULL;
+    return lb_fail(e, LB_EINPUT,
+                   "--model %s has dimension %zu but the data law %s has %zu",
+                   text, d, t->spec, t->dim);
+  }
+  return LB_OK;
 }
