@@ -7,8 +7,9 @@
  * including the sampler's vector work and noise) for ddpm with 100 steps
  * and pmm option 2 at the same NFE (K = 20: the interpolation costs
  * O(1000) fine-step vector operations per sample on top).  One thread and
- * all threads; best of 3.  Trained models: once the MLP loader is on
- * main (src/mlp/), the same with lb_mlp_model_load. */
+ * all threads; best of 3.  The default trained architecture (128 x 3
+ * MLP, random weights: the cost does not depend on their values) through
+ * lb_mlp_model_from, the same block model a model file gives. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -16,7 +17,9 @@
 
 #include "bench.h"
 #include "diffuse.h"
+#include "mlp.h"
 #include "model.h"
+#include "rng.h"
 #include "target.h"
 
 static double eval_rate(const lb_model *m, size_t B) {
@@ -85,6 +88,35 @@ void bench_diffusion(void) {
            d1, p1, dP, d1 / p1);
     lb_model_free(m);
     lb_target_free(t);
+  }
+  {
+    lb_err e;
+    lb_mlp_arch a;
+    lb_schedule *sch = calloc(1, sizeof *sch);
+    lb_model *m = NULL;
+    if (lb_mlp_arch_init(&a, 2, 128, 3, &e) ||
+        lb_schedule_init(sch, "paper", 1000, &e)) {
+      fprintf(stderr, "%s\n", e.msg);
+      exit(1);
+    }
+    double *theta = calloc(a.nparams, sizeof(double));
+    gsl_rng *r = lb_rng_alloc();
+    lb_rng_seed(r, 1, 0, 0);
+    lb_mlp_init_params(&a, r, theta);
+    gsl_rng_free(r);
+    if (lb_mlp_model_from(&a, sch, theta, "bench", &m, &e)) {
+      fprintf(stderr, "%s\n", e.msg);
+      exit(1);
+    }
+    double ev = eval_rate(m, 10000);
+    double d1 = sampler_rate(m, "ddpm", 100, 1);
+    double p1 = sampler_rate(m, "pmm:K=20,option=2", 0, 1);
+    double dP = sampler_rate(m, "ddpm", 100, P);
+    printf("%-26s %14.3g %14.3g %14.3g %14.3g %14.2f\n", "mlp 128x3 (2-D)", ev, d1,
+           p1, dP, d1 / p1);
+    lb_model_free(m);
+    free(theta);
+    free(sch);
   }
   printf("  (%d threads for 'all'; pmm/ddpm: time per model call, pmm over "
          "ddpm)\n\n", P);
