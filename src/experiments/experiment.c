@@ -380,6 +380,7 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
 
   /* build every target, sampler and metric once: errors before any work */
   tg = calloc(nt ? nt : 1, sizeof *tg);
+  long *fineK = calloc(nsa ? nsa : 1, sizeof *fineK);
   for (size_t i = 0; !rc && i < nt; i++) {
     const config_setting_t *v = config_setting_get_elem(ts, (unsigned)i);
     if (lb_target_alloc(targets[i], &tg[i], c->e) != LB_OK) {
@@ -412,6 +413,7 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
         rc = lb_fail(c->e, LB_EINPUT, "%s:%d: %s", c->path, samplers[j].line, m);
         break;
       }
+      if (sm->type->fine_steps) fineK[j] = sm->type->fine_steps(sm);
       if (x->coupled &&
           (!sm->type->step_coupled || !sm->type->fine_steps ||
            sm->type->fine_steps(sm) < 1))
@@ -465,6 +467,13 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
                        "|time_average=%.17g", from);
             }
             lb_hash_hex(cl->key, cl->hash);
+            int64_t *rec;
+            size_t nrec = lb_experiment_records(x, cl->steps, &rec);
+            free(rec);
+            double per = (double)x->chains * (double)tg[i]->dim;
+            cl->cost = per * (double)cl->steps *
+                           (x->coupled ? 1.0 + (double)fineK[j] : 1.0) +
+                       per * (double)nrec;
           }
   }
   for (size_t i = 0; i < nt; i++) {
@@ -472,6 +481,7 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
     if (tsteps) free(tsteps[i]);
   }
   free(tg);
+  free(fineK);
   free(tsteps);
   free(ntsteps);
   free(targets);
@@ -549,4 +559,33 @@ void lb_fit_slope(const double *x, const double *y, size_t n, double *slope,
     rss += r * r;
   }
   if (n > 2) *se = sqrt(rss / (double)(n - 2) / sxx);
+}
+
+/* ---- cost order and shards ---------------------------------------------------- */
+
+static const lb_experiment *by_cost_x;
+
+static int cost_cmp(const void *a, const void *b) {
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  double ci = by_cost_x->cells[i].cost, cj = by_cost_x->cells[j].cost;
+  if (ci != cj) return ci > cj ? -1 : 1;
+  return i < j ? -1 : i > j;
+}
+
+size_t *lb_experiment_by_cost(const lb_experiment *x) {
+  size_t *idx = lb_xcalloc(x->ncells ? x->ncells : 1, sizeof *idx);
+  for (size_t i = 0; i < x->ncells; i++) idx[i] = i;
+  by_cost_x = x; /* qsort has no context argument; callers are serial */
+  qsort(idx, x->ncells, sizeof *idx, cost_cmp);
+  by_cost_x = NULL;
+  return idx;
+}
+
+void lb_experiment_shards(const lb_experiment *x, long n, long *shard_of) {
+  size_t *idx = lb_experiment_by_cost(x);
+  for (size_t p = 0; p < x->ncells; p++) {
+    long round = (long)(p / (size_t)n), k = (long)(p % (size_t)n);
+    shard_of[idx[p]] = round % 2 == 0 ? k : n - 1 - k;
+  }
+  free(idx);
 }

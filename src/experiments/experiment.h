@@ -49,7 +49,19 @@
 
 #define LB_EXP_FORMAT "langbench-experiment"
 
-typedef struct {
+typedef struct lb_cell lb_cell;
+struct lb_experiment;
+
+/* Computes a cell into an open HDF5 file (its datasets and attributes);
+ * the runner owns the file: its name, claim, cell_key/cell_hash/
+ * experiment/host attributes and the final rename (runner.c). */
+typedef int (*lb_cell_compute_fn)(const struct lb_experiment *x,
+                                  const lb_cell *c, hid_t file, int threads,
+                                  lb_err *e);
+
+/* A cell: fully resolved parameters, their key and hash, an estimated
+ * cost, and the function that computes it. */
+struct lb_cell {
   char target[LB_SPEC_MAXLEN];
   char sampler[LB_SPEC_MAXLEN]; /* resolved SPEC, e.g. plmc:K=16,option=2 */
   double step;
@@ -57,9 +69,14 @@ typedef struct {
   long seed;
   char key[2048];  /* canonical description, the input of the hash */
   char hash[17];   /* 16 hex digits */
-} lb_cell;
+  /* estimated cost in arbitrary units, only for scheduling (largest
+   * first) and shard balance: chains x dim x steps (x (1 + K) when
+   * coupled) + chains x dim per record */
+  double cost;
+  lb_cell_compute_fn compute; /* NULL: the Langevin cell (runner.c) */
+};
 
-typedef struct {
+typedef struct lb_experiment {
   char *text; /* the config file, verbatim */
   char path[1024];
   char name[128];
@@ -119,9 +136,40 @@ int lb_cell_write_metrics(hid_t loc, const lb_metric_row *rows, size_t n);
 /* Read /metrics of a cell group into a malloc'd array. */
 int lb_cell_read_metrics(hid_t loc, lb_metric_row **out, size_t *n);
 
-/* Run the missing cells and assemble OUT.  Progress on stderr. */
+/* How to run a sweep (`langbench run`). */
+typedef struct {
+  int threads;         /* OpenMP threads per cell */
+  int fresh;           /* discard OUT.cells first */
+  long shard, nshards; /* nshards > 0: only cells of shard `shard` (0-based) */
+  int assemble;        /* only assemble OUT from the cells present */
+  int mpi;             /* launched by mpirun: rank 0 schedules (mpisched.c) */
+} lb_run_opts;
+
+/* Run the missing cells and assemble OUT (not in shard mode).  Progress
+ * on stderr.  Returns LB_OK, LB_EINPUT/LB_ERUNTIME, or 1 (LB_ERUNTIME)
+ * from --assemble when cells are missing (e->msg says how many). */
+int lb_experiment_run_opts(const lb_experiment *x, const char *out,
+                           const lb_run_opts *o, lb_err *e);
+/* The same with threads and fresh only (the serial run). */
 int lb_experiment_run(const lb_experiment *x, const char *out, int threads,
                       int fresh, lb_err *e);
+
+/* The shard (0..n-1) of cell i: cells sorted by cost (descending, ties by
+ * grid order) are dealt to shards in boustrophedon order 0..n-1, n-1..0,
+ * so every shard gets a similar total cost.  Fills shard_of[ncells]. */
+void lb_experiment_shards(const lb_experiment *x, long n, long *shard_of);
+
+/* Cell indices sorted by decreasing cost (ties: grid order). */
+size_t *lb_experiment_by_cost(const lb_experiment *x);
+
+/* MPI (mpisched.c).  lb_mpi_launched: 1 when the build has MPI and this
+ * process was started by an MPI launcher (environment OMPI_COMM_WORLD_SIZE,
+ * PMIX_RANK or PMI_RANK; LANGBENCH_MPI=0 or 1 overrides).  lb_mpi_start
+ * calls MPI_Init_thread (MPI_THREAD_FUNNELED) and gives this rank;
+ * lb_mpi_stop calls MPI_Finalize.  Without MPI they do nothing. */
+int lb_mpi_launched(void);
+int lb_mpi_start(int *argc, char ***argv, int *rank);
+void lb_mpi_stop(void);
 
 /* Least-squares fit y = a + b x; returns b with its standard error (from
  * the residuals; NaN with fewer than 3 points) and a. */

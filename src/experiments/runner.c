@@ -24,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "experiment.h"
 #include "io.h"
 #include "metrics.h"
 #include "rng.h"
+#include "runner.h"
 #include "simulate.h"
 
 /* ---- the metrics table ----------------------------------------------------- */
@@ -222,9 +224,7 @@ static void add_row(metric_row **rows, size_t *n, size_t *cap, int64_t step,
 
 static void cell_params(hid_t loc, const lb_cell *cl, const lb_sampler *s,
                         const lb_experiment *x) {
-  lb_attr_str(loc, "cell_key", cl->key);
-  lb_attr_str(loc, "cell_hash", cl->hash);
-  lb_attr_str(loc, "experiment", x->name);
+  (void)x;
   lb_attr_str(loc, "sampler_family", s->type->name);
   /* K, option, gamma as text ("" when the sampler has no such parameter) */
   lb_spec sp;
@@ -301,8 +301,9 @@ static void diff_row(metric_row **rows, size_t *n, size_t *cap, int64_t step,
   add_row(rows, n, cap, step, time, nfe, name, &r);
 }
 
-static int run_cell(const lb_experiment *x, const lb_cell *cl,
-                    const char *path, int threads, lb_err *e) {
+/* The Langevin cell: simulate, metrics of every record, write into file. */
+static int langevin_cell(const lb_experiment *x, const lb_cell *cl, hid_t file,
+                         int threads, lb_err *e) {
   lb_target *t = NULL;
   lb_sampler *s = NULL, *fine = NULL;
   lb_init in = {0};
@@ -512,20 +513,14 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
       snprintf(frun.command, sizeof frun.command, "%s", run.command);
       frun.wall_seconds = run.wall_seconds;
     }
-    lb_out o;
-    rc = lb_out_open(&o, path, e);
-    if (!rc) {
-      rc = lb_run_write(o.file, &run, e);
-      cell_params(o.file, cl, s, x);
-      if (!rc && write_rows(o.file, rows, nrows) != 0)
-        rc = lb_fail(e, LB_ERUNTIME, "writing /metrics of cell %s failed", cl->hash);
-      if (!rc && x->coupled) {
-        hid_t g = H5Gcreate2(o.file, "fine", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        rc = lb_run_write(g, &frun, e);
-        H5Gclose(g);
-      }
-      if (!rc) rc = lb_out_commit(&o, e);
-      else lb_out_abort(&o);
+    rc = lb_run_write(file, &run, e);
+    cell_params(file, cl, s, x);
+    if (!rc && write_rows(file, rows, nrows) != 0)
+      rc = lb_fail(e, LB_ERUNTIME, "writing /metrics of cell %s failed", cl->hash);
+    if (!rc && x->coupled) {
+      hid_t g = H5Gcreate2(file, "fine", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      rc = lb_run_write(g, &frun, e);
+      H5Gclose(g);
     }
   }
   free(acc.sums);
@@ -545,25 +540,80 @@ static int run_cell(const lb_experiment *x, const lb_cell *cl,
   return rc;
 }
 
-/* ---- assembly ------------------------------------------------------------ */
+/* ---- one cell into its own file --------------------------------------------- */
 
-static int copy_cell(hid_t dst_cells, const char *cellfile, const char *hash) {
-  hid_t src = H5Fopen(cellfile, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (src < 0) return -1;
-  herr_t st = H5Ocopy(src, ".", dst_cells, hash, H5P_DEFAULT, H5P_DEFAULT);
-  H5Fclose(src);
-  return st < 0 ? -1 : 0;
+double lb_run_clock(void) { return omp_get_wtime(); }
+
+/* Compute cell c into H.h5.part-HOST-PID and rename it to H.h5.  The
+ * runner writes the attributes every cell kind has (cell_key, cell_hash,
+ * experiment, host); the cell's function writes the rest. */
+static int compute_cell(lb_runctx *r, const lb_cell *c, lb_err *e) {
+  lb_out o;
+  memset(&o, 0, sizeof o);
+  lb_store_path(&r->st, c, o.path, sizeof o.path);
+  if (snprintf(o.part, sizeof o.part, "%s.part-%s-%ld", o.path, r->st.host,
+               r->st.pid) >= (int)sizeof o.part)
+    return lb_fail(e, LB_EINPUT, "--out: file name too long");
+  o.file = H5Fcreate(o.part, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (o.file < 0)
+    return lb_fail(e, LB_ERUNTIME, "cannot create '%s'", o.part);
+  char host[320];
+  snprintf(host, sizeof host, "%s pid %ld", r->st.host, r->st.pid);
+  int bad = lb_attr_str(o.file, "cell_key", c->key) |
+            lb_attr_str(o.file, "cell_hash", c->hash) |
+            lb_attr_str(o.file, "experiment", r->x->name) |
+            lb_attr_str(o.file, "host", host);
+  int rc = bad ? lb_fail(e, LB_ERUNTIME, "writing '%s' failed", o.part)
+               : (c->compute ? c->compute : langevin_cell)(r->x, c, o.file,
+                                                             r->threads, e);
+  if (!rc) return lb_out_commit(&o, e);
+  lb_out_abort(&o);
+  return rc;
 }
 
-static int assemble(const lb_experiment *x, const char *out, const char *dir,
-                    size_t *done, lb_err *e) {
+int lb_run_work_one(lb_runctx *r, size_t i, lb_err *e) {
+  const lb_cell *c = &r->x->cells[i];
+  int got = lb_store_claim(&r->st, c);
+  if (got < 0) {
+    r->rc = lb_fail(e, LB_ERUNTIME, "cannot write a claim file in '%s'", r->st.dir);
+    return LB_W_ERR;
+  }
+  if (got == 0) return LB_W_BUSY;
+  char why[256];
+  lb_cell_state s = lb_store_check(&r->st, c, 1, why, sizeof why);
+  if (s == LB_CELL_OK) {
+    lb_store_release(&r->st, c);
+    return LB_W_OTHER;
+  }
+  if (s == LB_CELL_BAD) {
+    fprintf(stderr, "cell %s: file unreadable (%s): moved to %s.h5.bad, "
+                    "recomputing\n", c->hash, why, c->hash);
+    lb_store_set_aside(&r->st, c);
+  }
+  int rc = compute_cell(r, c, e);
+  lb_store_release(&r->st, c);
+  if (rc) r->rc = rc;
+  return rc ? LB_W_ERR : LB_W_DONE;
+}
+
+/* ---- assembly ------------------------------------------------------------ */
+
+/* Assemble OUT from the cells in grid order, so the file does not depend on
+ * which process computed which cell or when.  Cells without a readable
+ * file are listed in missing[] (*nmissing); with commit_partial the file
+ * is written anyway, otherwise only when nothing is missing.  Cost: one
+ * open, one attribute read and one H5Ocopy per cell, O(cells) memory. */
+static int assemble(lb_runctx *r, const char *out, int commit_partial,
+                    size_t *done, size_t *missing, size_t *nmissing,
+                    int report, lb_err *e) {
+  const lb_experiment *x = r->x;
   /* room for the copies first (lb_out_room: libhdf5 crashes when a write
    * fails inside H5Ocopy); 64 KiB per cell covers the links and headers */
-  char path[4400];
+  char path[4400], why[256];
   double bytes = 1 << 20;
   struct stat sb;
   for (size_t i = 0; i < x->ncells; i++) {
-    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
+    lb_store_path(&r->st, &x->cells[i], path, sizeof path);
     if (stat(path, &sb) == 0) bytes += (double)sb.st_size + 65536.0;
   }
   if (lb_out_room(out, (uint64_t)bytes, e) != LB_OK) return LB_ERUNTIME;
@@ -581,17 +631,27 @@ static int assemble(const lb_experiment *x, const char *out, const char *dir,
   lb_iso_now(created, sizeof created);
   bad |= lb_attr_str(o.file, "created", created);
   hid_t g = H5Gcreate2(o.file, "cells", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  *done = 0;
+  *done = *nmissing = 0;
   for (size_t i = 0; i < x->ncells && !bad; i++) {
-    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
-    if (access(path, R_OK) != 0) continue;
-    if (H5Lexists(g, x->cells[i].hash, H5P_DEFAULT) > 0) continue; /* dup */
-    if (copy_cell(g, path, x->cells[i].hash) != 0) {
-      H5Gclose(g);
-      lb_out_abort(&o);
-      return lb_fail(e, LB_ERUNTIME, "cannot copy cell file '%s'", path);
+    const lb_cell *c = &x->cells[i];
+    if (H5Lexists(g, c->hash, H5P_DEFAULT) > 0) continue; /* dup */
+    lb_cell_state s = lb_store_check(&r->st, c, 0, why, sizeof why);
+    if (s == LB_CELL_OK) {
+      lb_store_path(&r->st, c, path, sizeof path);
+      hid_t src = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+      herr_t st = src < 0 ? -1 : H5Ocopy(src, ".", g, c->hash, H5P_DEFAULT, H5P_DEFAULT);
+      if (src >= 0) H5Fclose(src);
+      if (st >= 0) {
+        (*done)++;
+        continue;
+      }
+      if (H5Lexists(g, c->hash, H5P_DEFAULT) > 0) H5Ldelete(g, c->hash, H5P_DEFAULT);
+      s = LB_CELL_BAD;
+      snprintf(why, sizeof why, "copying it failed");
     }
-    (*done)++;
+    missing[(*nmissing)++] = i;
+    if (report && s == LB_CELL_BAD)
+      fprintf(stderr, "cell %s: file unreadable (%s)\n", c->hash, why);
   }
   H5Gclose(g);
   bad |= lb_attr_long(o.file, "cells_total", (long)x->ncells);
@@ -599,6 +659,10 @@ static int assemble(const lb_experiment *x, const char *out, const char *dir,
   if (bad) {
     lb_out_abort(&o);
     return lb_fail(e, LB_ERUNTIME, "writing '%s' failed", out);
+  }
+  if (*nmissing && !commit_partial) {
+    lb_out_abort(&o);
+    return LB_OK;
   }
   return lb_out_commit(&o, e);
 }
@@ -619,6 +683,13 @@ static void progress(size_t done, size_t total, double elapsed, size_t ran,
   }
 }
 
+void lb_run_progress(lb_runctx *r, size_t i, int ran_here) {
+  r->done++;
+  if (ran_here) r->ran++;
+  progress(r->done, r->total, lb_run_clock() - r->t0, r->ran, &r->x->cells[i],
+           r->tty);
+}
+
 /* Remove the cells directory and its files (no shell: any path works). */
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
@@ -633,96 +704,155 @@ static int rm_rf_cells(const char *dir) {
   return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* 1 when the cell file at path can be trusted as cell cl: an HDF5 file
- * that opens (a truncated one does not), of format langbench-run in the
- * format_version this build reads, holding cl's own key and a /metrics
- * table; else 0 with the reason in why. */
-static int cell_usable(const char *path, const lb_cell *cl, char *why,
-                       size_t len) {
-  if (H5Fis_hdf5(path) <= 0) {
-    snprintf(why, len, "not an HDF5 file (truncated?)");
-    return 0;
+int lb_run_prepare(lb_runctx *r, const lb_experiment *x, const char *out,
+                   const lb_run_opts *o, int probe_out, lb_err *e) {
+  memset(r, 0, sizeof *r);
+  r->x = x;
+  r->threads = o->threads;
+  r->tty = isatty(2);
+  lb_store_init(&r->st, out);
+  if (o->fresh) {
+    if (rm_rf_cells(r->st.dir) != 0)
+      return lb_fail(e, LB_ERUNTIME, "cannot remove '%s'", r->st.dir);
+    unlink(out);
   }
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) {
-    snprintf(why, len, "cannot be opened (truncated?)");
-    return 0;
+  if (!o->assemble && mkdir(r->st.dir, 0777) != 0 && errno != EEXIST)
+    return lb_fail(e, LB_EINPUT, "--out: cannot create directory '%s'", r->st.dir);
+  if (probe_out) { /* check that OUT itself can be written before any work */
+    lb_out probe;
+    int rc = lb_out_open(&probe, out, e);
+    if (rc) return rc;
+    lb_out_abort(&probe);
   }
-  char fmt[64] = "", key[sizeof cl->key] = "";
-  long ver = -1;
-  int ok = 0;
-  if (lb_attr_get_str(f, "format", fmt, sizeof fmt) != 0 ||
-      strcmp(fmt, LB_RUN_FORMAT) != 0)
-    snprintf(why, len, "not a langbench cell (format attribute)");
-  else if (lb_attr_get_long(f, "format_version", &ver) != 0 ||
-           ver != LB_RUN_FORMAT_VERSION)
-    snprintf(why, len, "format_version %ld, this langbench reads %d", ver,
-             LB_RUN_FORMAT_VERSION);
-  else if (lb_attr_get_str(f, "cell_key", key, sizeof key) != 0 ||
-           strcmp(key, cl->key) != 0)
-    snprintf(why, len, "holds another cell (cell_key differs)");
-  else if (H5Lexists(f, "metrics", H5P_DEFAULT) <= 0)
-    snprintf(why, len, "no /metrics");
-  else
-    ok = 1;
-  H5Fclose(f);
-  return ok;
+  r->t0 = lb_run_clock();
+  return LB_OK;
 }
 
-/* A cell file that exists but cannot be trusted is reported, set aside as
- * PATH.bad (kept for a look, never read) and recomputed. */
-static int cell_done(const char *path, const lb_cell *cl) {
-  if (access(path, F_OK) != 0) return 0;
-  char why[256], bad[4400];
-  if (cell_usable(path, cl, why, sizeof why)) return 1;
-  snprintf(bad, sizeof bad, "%s.bad", path);
-  fprintf(stderr, "cell %s: file unreadable (%s): moved to %s.h5.bad, "
-                  "recomputing\n", cl->hash, why, cl->hash);
-  if (rename(path, bad) != 0) unlink(path);
-  return 0;
+size_t lb_run_scan(lb_runctx *r, const size_t *set, size_t n, size_t *pending) {
+  size_t np = 0;
+  char why[256];
+  r->total = n;
+  for (size_t k = 0; k < n; k++) {
+    if (lb_store_check(&r->st, &r->x->cells[set[k]], 1, why, sizeof why) == LB_CELL_OK)
+      r->done++;
+    else
+      pending[np++] = set[k];
+  }
+  return np;
+}
+
+static void nap(double seconds) {
+  struct timespec ts = {(time_t)seconds,
+                        (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
+/* Work through list[] in order; cells claimed by live processes are
+ * retried every half second until complete or free. */
+static int run_list(lb_runctx *r, size_t *list, size_t n, lb_err *e) {
+  size_t nd = 0;
+  int waited = 0;
+  while (n) {
+    for (size_t k = 0; k < n; k++) {
+      int w = lb_run_work_one(r, list[k], e);
+      if (w == LB_W_ERR) return r->rc;
+      if (w == LB_W_BUSY) list[nd++] = list[k];
+      else lb_run_progress(r, list[k], w == LB_W_DONE);
+    }
+    n = nd;
+    nd = 0;
+    if (n && !waited++)
+      fprintf(stderr, "waiting for %zu cells claimed by other processes\n", n);
+    if (n) nap(0.5);
+  }
+  return LB_OK;
+}
+
+int lb_run_finish(lb_runctx *r, const char *out, lb_err *e) {
+  size_t *missing = lb_xcalloc(r->x->ncells ? r->x->ncells : 1, sizeof *missing);
+  size_t assembled = 0, nmissing = 0;
+  int rc = LB_OK;
+  for (int round = 0; !rc; round++) {
+    rc = assemble(r, out, 0, &assembled, missing, &nmissing, 1, e);
+    if (rc || !nmissing) break;
+    if (round == 2) {
+      rc = lb_fail(e, LB_ERUNTIME, "%zu cells still unreadable after recomputing "
+                   "them twice (first: %s)", nmissing, r->x->cells[missing[0]].hash);
+      break;
+    }
+    fprintf(stderr, "recomputing %zu cells found unreadable at assembly\n", nmissing);
+    r->total += nmissing;
+    rc = run_list(r, missing, nmissing, e);
+  }
+  if (!rc)
+    fprintf(stderr, "wrote %s: %zu cells (%zu run now), %.1f s\n", out,
+            assembled, r->ran, lb_run_clock() - r->t0);
+  free(missing);
+  return rc;
+}
+
+/* --assemble: write OUT from whatever cells exist, list the others. */
+static int assemble_only(lb_runctx *r, const char *out, lb_err *e) {
+  const lb_experiment *x = r->x;
+  size_t *missing = lb_xcalloc(x->ncells ? x->ncells : 1, sizeof *missing);
+  size_t assembled = 0, nmissing = 0;
+  int rc = assemble(r, out, 1, &assembled, missing, &nmissing, 1, e);
+  if (!rc) {
+    for (size_t k = 0; k < nmissing; k++) {
+      const lb_cell *c = &x->cells[missing[k]];
+      fprintf(stderr, "missing cell %s: %s %s step=%g seed=%ld\n", c->hash,
+              c->target, c->sampler, c->step, c->seed);
+    }
+    fprintf(stderr, "wrote %s: %zu of %zu cells\n", out, assembled, x->ncells);
+    if (nmissing)
+      rc = lb_fail(e, LB_ERUNTIME, "%zu of %zu cells missing (listed above); "
+                   "run them, then --assemble again", nmissing, x->ncells);
+  }
+  free(missing);
+  return rc;
+}
+
+int lb_experiment_run_opts(const lb_experiment *x, const char *out,
+                           const lb_run_opts *o, lb_err *e) {
+#ifdef LB_HAVE_MPI
+  if (o->mpi) return lb_mpi_run(x, out, o, e);
+#endif
+  lb_runctx r;
+  int shard = o->nshards > 0;
+  int rc = lb_run_prepare(&r, x, out, o, !shard, e);
+  if (rc) return rc;
+  if (o->assemble) return assemble_only(&r, out, e);
+  size_t *set = lb_xcalloc(x->ncells ? x->ncells : 1, sizeof *set);
+  size_t n = 0;
+  if (shard) {
+    long *of = lb_xcalloc(x->ncells ? x->ncells : 1, sizeof *of);
+    lb_experiment_shards(x, o->nshards, of);
+    for (size_t i = 0; i < x->ncells; i++)
+      if (of[i] == o->shard) set[n++] = i;
+    free(of);
+  } else {
+    for (size_t i = 0; i < x->ncells; i++) set[n++] = i;
+  }
+  size_t *pending = lb_xcalloc(n ? n : 1, sizeof *pending);
+  size_t np = lb_run_scan(&r, set, n, pending);
+  if (r.done)
+    fprintf(stderr, "resuming: %zu of %zu cells already complete\n", r.done, n);
+  lb_store_heartbeat_start(&r.st);
+  rc = run_list(&r, pending, np, e);
+  if (!rc && shard)
+    fprintf(stderr, "shard %ld/%ld: %zu cells complete (%zu run now), %.1f s; "
+                    "assemble with --assemble\n", o->shard, o->nshards, r.done,
+            r.ran, lb_run_clock() - r.t0);
+  else if (!rc)
+    rc = lb_run_finish(&r, out, e);
+  lb_store_heartbeat_stop();
+  free(pending);
+  free(set);
+  return rc;
 }
 
 int lb_experiment_run(const lb_experiment *x, const char *out, int threads,
                       int fresh, lb_err *e) {
-  char dir[4200];
-  snprintf(dir, sizeof dir, "%s.cells", out);
-  if (fresh) {
-    if (rm_rf_cells(dir) != 0)
-      return lb_fail(e, LB_ERUNTIME, "cannot remove '%s'", dir);
-    unlink(out);
-  }
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return lb_fail(e, LB_EINPUT, "--out: cannot create directory '%s'", dir);
-  /* check that OUT itself can be written before any work */
-  lb_out probe;
-  int rc = lb_out_open(&probe, out, e);
-  if (rc) return rc;
-  lb_out_abort(&probe);
-
-  int tty = isatty(2);
-  size_t done = 0, ran = 0;
-  char path[4300];
-  for (size_t i = 0; i < x->ncells; i++) {
-    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
-    if (cell_done(path, &x->cells[i])) done++;
-  }
-  if (done) fprintf(stderr, "resuming: %zu of %zu cells already complete\n", done,
-                    x->ncells);
-  double t0 = omp_get_wtime();
-  for (size_t i = 0; i < x->ncells && !rc; i++) {
-    snprintf(path, sizeof path, "%s/%s.h5", dir, x->cells[i].hash);
-    if (access(path, F_OK) == 0) continue; /* checked above */
-    rc = run_cell(x, &x->cells[i], path, threads, e);
-    if (rc) break;
-    done++;
-    ran++;
-    progress(done, x->ncells, omp_get_wtime() - t0, ran, &x->cells[i], tty);
-  }
-  if (rc) return rc;
-  size_t assembled;
-  rc = assemble(x, out, dir, &assembled, e);
-  if (!rc)
-    fprintf(stderr, "wrote %s: %zu cells (%zu run now), %.1f s\n", out,
-            assembled, ran, omp_get_wtime() - t0);
-  return rc;
+  lb_run_opts o = {.threads = threads, .fresh = fresh};
+  return lb_experiment_run_opts(x, out, &o, e);
 }
