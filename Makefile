@@ -42,6 +42,15 @@ else
 
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5)
 HDF5_LDIR   := $(shell pkg-config --libs-only-L hdf5)
+# Open MPI (installed by scripts/install-deps.sh): the normal build links
+# libmpi so that `mpirun bin/langbench run` works; MPI is initialised only
+# when an MPI launcher started the process (README, Scale-out).  MPI=no,
+# or no Open MPI found, builds without it.
+MPI ?= $(if $(shell pkg-config --exists ompi-c && echo yes),yes,no)
+ifeq ($(MPI),yes)
+MPI_CFLAGS := -DLB_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c)
+endif
 
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -50,9 +59,9 @@ CFLAGS   ?= $(OPT) -g
 WERROR   ?= -Werror
 OPENMP   ?= -fopenmp
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPENMP) -Wall -Wextra -Wshadow $(WERROR) \
-            $(addprefix -I,$(SRC_DIRS)) -Itargets $(HDF5_CFLAGS) $(SANITIZE)
+            $(addprefix -I,$(SRC_DIRS)) -Itargets $(HDF5_CFLAGS) $(MPI_CFLAGS) $(SANITIZE)
 LDFLAGS  += $(OPENMP) $(SANITIZE) $(HDF5_LDIR)
-LDLIBS   += -lhdf5_hl -lhdf5 -lconfig -lgsl -lopenblas -lm
+LDLIBS   += -lhdf5_hl -lhdf5 -lconfig -lgsl -lopenblas $(MPI_LIBS) -lpthread -lm
 
 # src/ has one folder per layer (README, Layout); each is on the include path.
 SRC_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard src/*/*.h src/*/*.c))))

@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config libgsl-dev libhdf5-dev hdf5-tools \
 libcriterion-dev libconfig-dev librandom123-dev libopenblas-dev gnuplot-nox \
-clang libclang-rt-14-dev libomp-14-dev"
+clang libclang-rt-14-dev libomp-14-dev \
+libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -814,9 +814,7 @@ static int assemble_only(lb_runctx *r, const char *out, lb_err *e) {
 
 int lb_experiment_run_opts(const lb_experiment *x, const char *out,
                            const lb_run_opts *o, lb_err *e) {
-#ifdef LB_HAVE_MPI
   if (o->mpi) return lb_mpi_run(x, out, o, e);
-#endif
   lb_runctx r;
   int shard = o->nshards > 0;
   int rc = lb_run_prepare(&r, x, out, o, !shard, e);

@@ -44,9 +44,9 @@ int lb_run_finish(lb_runctx *r, const char *out, lb_err *e);
 /* Seconds since an arbitrary origin (monotonic). */
 double lb_run_clock(void);
 
-#ifdef LB_HAVE_MPI
+/* The sweep over the ranks of an MPI job (mpisched.c; LB_ERUNTIME in a
+ * build without MPI). */
 int lb_mpi_run(const lb_experiment *x, const char *out, const lb_run_opts *o,
                lb_err *e);
-#endif
 
 #endif
