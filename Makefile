@@ -3,6 +3,7 @@
 #   make run      install packages, build, run the default experiment
 #   make test     install packages, build, run the Criterion suite
 #   make bench    performance ratios (see README)
+#   make bench-scaleout  MPI/shard scale-out numbers (see README)
 #   make asan     the test suite under AddressSanitizer + UBSan
 #   make figures  every figure into results/figures/
 #   make fresh-check  make run + make test on a bare Debian 12 root (root)
@@ -19,7 +20,7 @@ CC    ?= cc
 # packages (scripts/install-deps.sh, idempotent), then does the real work
 # in a sub-make with LB_DEPS=ok: nothing below that line is computed before
 # the packages are there (pkg-config itself is one of them).
-PUBLIC := all run test bench asan figures figures-default models fuzz
+PUBLIC := all run test bench bench-scaleout asan figures figures-default models fuzz
 
 .DEFAULT_GOAL := all
 
@@ -115,6 +116,11 @@ asan:
 
 bench: $(BIN)/langbench $(BUILD)/bench
 	$(BUILD)/bench
+
+# scale-out numbers (README, Scale-out): 2 MPI ranks against 1, runner
+# overhead per cell, assembly at 10^4 cells; a few minutes on 2 cores
+bench-scaleout: $(BIN)/langbench
+	sh scripts/bench-scaleout.sh $(BIN)/langbench
 
 run: $(BIN)/langbench
 	sh scripts/run-default.sh $(BIN)/langbench

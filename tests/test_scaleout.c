@@ -498,7 +498,14 @@ Test(scaleout, concurrent_runs_same_cells, .timeout = 120) {
 
 /* ---- mpirun ------------------------------------------------------------------------ */
 
-#define MPIRUN "mpirun --allow-run-as-root --oversubscribe --bind-to none -np 3 "
+/* Open MPI leaks by design (its MCA components are unloaded before LSan
+ * can name them): leak checks are off inside mpirun runs under `make
+ * asan`.  The same runner code is leak-checked by the serial and shard
+ * tests above, and mpisched.c was checked once with slow unwinding
+ * (every leak inside libmpi/libopen-pal/libopen-rte/libhwloc/libevent). */
+#define MPIRUN                                                          \
+  "ASAN_OPTIONS=detect_leaks=0 mpirun --allow-run-as-root --oversubscribe " \
+  "--bind-to none -np 3 "
 
 Test(scaleout, mpirun_three_ranks_bit_identical, .timeout = 120) {
   setup_ref();
@@ -522,7 +529,7 @@ Test(scaleout, mpirun_rank_killed_then_rerun, .timeout = 120) {
   char out[512], cells[600], cmd[4096], err[16384];
   out_path(out, sizeof out, "mpikill.h5");
   snprintf(cells, sizeof cells, "%s.cells", out);
-  snprintf(cmd, sizeof cmd, "exec " MPIRUN "'%s' run '%s' --out '%s' --threads 1 "
+  snprintf(cmd, sizeof cmd, "exec env " MPIRUN "'%s' run '%s' --out '%s' --threads 1 "
            ">/dev/null 2>&1", bin(), cfg, out);
   pid_t mp = fork();
   if (mp == 0) {

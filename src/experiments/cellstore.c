@@ -99,6 +99,13 @@ lb_cell_state lb_store_check(const lb_store *s, const lb_cell *c, int full,
     snprintf(why, len, "cannot be opened (truncated?)");
     return LB_CELL_BAD;
   }
+  lb_cell_state r = lb_store_check_file(f, c, full, why, len);
+  H5Fclose(f);
+  return r;
+}
+
+lb_cell_state lb_store_check_file(hid_t f, const lb_cell *c, int full,
+                                  char *why, size_t len) {
   char key[sizeof c->key], fmt[64] = "";
   long ver = -1;
   lb_cell_state r = LB_CELL_OK;
@@ -129,7 +136,6 @@ lb_cell_state lb_store_check(const lb_store *s, const lb_cell *c, int full,
       r = LB_CELL_BAD;
     }
   }
-  H5Fclose(f);
   return r;
 }
 

@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include <hdf5.h>
+
 #include "experiment.h"
 
 typedef struct {
@@ -42,6 +44,10 @@ typedef enum { LB_CELL_MISSING, LB_CELL_OK, LB_CELL_BAD } lb_cell_state;
  * dataset in it reads back.  `why` gets the reason for LB_CELL_BAD. */
 lb_cell_state lb_store_check(const lb_store *s, const lb_cell *c, int full,
                              char *why, size_t len);
+
+/* The same checks on an open cell file. */
+lb_cell_state lb_store_check_file(hid_t f, const lb_cell *c, int full,
+                                  char *why, size_t len);
 
 /* Path of a cell file (H.h5). */
 void lb_store_path(const lb_store *s, const lb_cell *c, char *buf, size_t len);

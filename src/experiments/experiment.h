@@ -35,7 +35,8 @@
  * OUT.cells/<hash>.h5 (as .part, then renamed), so that a kill at any
  * moment loses only the cells in progress; the experiment file OUT is
  * then assembled from the completed cells (again .part + rename).  Cells
- * are independent: a later version can hand them to several processes.
+ * are independent: shards (--shard I/N) and MPI ranks share one cells
+ * directory through claim files (cellstore.h, mpisched.c).
  */
 #ifndef LB_EXPERIMENT_H
 #define LB_EXPERIMENT_H

@@ -1,13 +1,16 @@
 /* runner.c -- run an experiment's cells and assemble the experiment file.
  * GPL-3.0-or-later.
  *
- * Crash safety: a cell is written to OUT.cells/<hash>.h5.part and renamed
- * when complete; the experiment file is assembled from the completed cells
+ * Crash safety: a cell is written to OUT.cells/<hash>.h5.part-HOST-PID by
+ * the holder of its claim (cellstore.h) and renamed when complete; the
+ * experiment file is assembled from the completed cells, in grid order,
  * into OUT.part and renamed.  HDF5 files being written when a process dies
  * can be unreadable, so nothing that is already complete is ever opened
- * for writing again.  Rerunning skips every cell whose file exists, and
- * because a cell is a pure function of its key, the rerun's data equal an
- * uninterrupted run's bit for bit.
+ * for writing again.  Rerunning skips every cell whose file is complete
+ * and readable (others are set aside and recomputed), and because a cell
+ * is a pure function of its key, the rerun's data equal an uninterrupted
+ * run's bit for bit, whichever processes (shards, MPI ranks: mpisched.c)
+ * computed which cells.
  *
  * Each cell file holds the run schema (io.h) for the sampler, /metrics
  * (one row per record and metric, plus "diverged": the fraction of chains
@@ -630,24 +633,34 @@ static int assemble(lb_runctx *r, const char *out, int commit_partial,
   char created[64];
   lb_iso_now(created, sizeof created);
   bad |= lb_attr_str(o.file, "created", created);
-  hid_t g = H5Gcreate2(o.file, "cells", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  /* /cells holds one link per cell: dense link storage (fractal heap and
+   * v2 B-tree, HDF5 >= 1.8) keeps each insertion O(log cells). */
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_link_phase_change(gcpl, 8, 6);
+  hid_t g = H5Gcreate2(o.file, "cells", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
   *done = *nmissing = 0;
   for (size_t i = 0; i < x->ncells && !bad; i++) {
     const lb_cell *c = &x->cells[i];
     if (H5Lexists(g, c->hash, H5P_DEFAULT) > 0) continue; /* dup */
-    lb_cell_state s = lb_store_check(&r->st, c, 0, why, sizeof why);
-    if (s == LB_CELL_OK) {
-      lb_store_path(&r->st, c, path, sizeof path);
+    lb_store_path(&r->st, c, path, sizeof path);
+    lb_cell_state s = LB_CELL_MISSING;
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
       hid_t src = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-      herr_t st = src < 0 ? -1 : H5Ocopy(src, ".", g, c->hash, H5P_DEFAULT, H5P_DEFAULT);
+      s = src < 0 ? LB_CELL_BAD : lb_store_check_file(src, c, 0, why, sizeof why);
+      if (src < 0) snprintf(why, sizeof why, "cannot be opened (truncated?)");
+      if (s == LB_CELL_OK &&
+          H5Ocopy(src, ".", g, c->hash, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        if (H5Lexists(g, c->hash, H5P_DEFAULT) > 0) H5Ldelete(g, c->hash, H5P_DEFAULT);
+        s = LB_CELL_BAD;
+        snprintf(why, sizeof why, "copying it failed");
+      }
       if (src >= 0) H5Fclose(src);
-      if (st >= 0) {
+      if (s == LB_CELL_OK) {
         (*done)++;
         continue;
       }
-      if (H5Lexists(g, c->hash, H5P_DEFAULT) > 0) H5Ldelete(g, c->hash, H5P_DEFAULT);
-      s = LB_CELL_BAD;
-      snprintf(why, sizeof why, "copying it failed");
     }
     missing[(*nmissing)++] = i;
     if (report && s == LB_CELL_BAD)
