@@ -645,7 +645,6 @@ static int assemble(lb_runctx *r, const char *out, int commit_partial,
     if (H5Lexists(g, c->hash, H5P_DEFAULT) > 0) continue; /* dup */
     lb_store_path(&r->st, c, path, sizeof path);
     lb_cell_state s = LB_CELL_MISSING;
-    struct stat sb;
     if (stat(path, &sb) == 0) {
       hid_t src = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
       s = src < 0 ? LB_CELL_BAD : lb_store_check_file(src, c, 0, why, sizeof why);
