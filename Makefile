@@ -207,7 +207,10 @@ FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%)
 # allocation fails as it would outside the sanitizers (NULL; lb_xcalloc
 # then exits, which libFuzzer reports), while real use of more than 2 GiB
 # is still caught by the RSS limit.
-FUZZ_ENV   := OMP_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1 \
+# TMPDIR: the harnesses' temporary directories (left behind when a
+# harness crashes) stay under build-fuzz/tmp.
+FUZZ_ENV   := TMPDIR=$(abspath $(FUZZ_BUILD))/tmp \
+              OMP_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1 \
               ASAN_OPTIONS=allocator_may_return_null=1 \
               LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp)
 FUZZ_OPTS  := -close_fd_mask=3 -timeout=20 -rss_limit_mb=2048 \
@@ -230,7 +233,7 @@ fuzz-bins:
 endif
 
 fuzz: fuzz-bins
-	@mkdir -p $(FUZZ_BUILD)/logs $(FUZZ_BUILD)/crashes
+	@mkdir -p $(FUZZ_BUILD)/logs $(FUZZ_BUILD)/crashes $(FUZZ_BUILD)/tmp
 	@fail=0; for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  $(FUZZ_ENV) nice $(FUZZ_BUILD)/fuzz/$$n $(FUZZ_OPTS) \
@@ -242,6 +245,7 @@ fuzz: fuzz-bins
 	done; exit $$fail
 
 fuzz-smoke: fuzz-bins
+	@mkdir -p $(FUZZ_BUILD)/tmp
 	@FUZZ_ENV="$(FUZZ_ENV)" FUZZ_OPTS="$(FUZZ_OPTS)" \
 	  sh tests/fuzz/smoke.sh $(FUZZ_BUILD) $(FUZZ_NAMES)
 
