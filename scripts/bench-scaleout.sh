@@ -17,14 +17,14 @@ MPIRUN="mpirun $ROOT --oversubscribe"
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
 
-# ---- 1. speed-up: 16 cells of a few tenths of a second each --------------
+# ---- 1. speed-up: 16 cells of about half a second each ------------------
 cat > sweep.cfg <<'EOF'
 name = "bench_sweep";
 targets = ["gaussian:dim=10", "gmm:preset=ring8"];
 samplers = ("lmc", { name = "plmc"; K = 4; });
 step_sizes = [0.1, 0.05];
 horizon = 2.0;
-chains = 10000;
+chains = 100000;
 seeds = [1, 2];
 metrics = "mean_err";
 record = { schedule = "last"; };
