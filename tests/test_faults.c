@@ -75,6 +75,8 @@ static void replay(const char *name, harness_fn fn) {
   cr_assert_gt(seeds, 0, "no seeds in %s (run from the source tree)", dir);
   snprintf(dir, sizeof dir, "%s/tests/fuzz/regress/%s", cwd, name);
   replay_dir(dir, fn);
+  cr_assert_eq(chdir(cwd), 0);
+  lb_fuzz_cleanup();
 }
 
 Test(fuzz_replay, spec) { replay("spec", lb_fuzz_spec); }

@@ -50,6 +50,10 @@ int lb_fuzz_model(const uint8_t *data, size_t size);
  * private temporary directory (removed at exit).  Returns its path. */
 const char *lb_fuzz_dir(void);
 
+/* Remove that directory now (the replay tests: Criterion's workers need
+ * not run atexit handlers). */
+void lb_fuzz_cleanup(void);
+
 /* Write data to DIR/name; returns the full path (static buffer). */
 const char *lb_fuzz_write(const char *name, const void *data, size_t size);
 

@@ -30,6 +30,11 @@ static void remove_dir(void) {
   if (dir[0]) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void lb_fuzz_cleanup(void) {
+  remove_dir();
+  dir[0] = '\0';
+}
+
 const char *lb_fuzz_dir(void) {
   if (dir[0]) return dir;
   gsl_set_error_handler_off();
