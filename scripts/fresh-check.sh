@@ -49,8 +49,16 @@ fi
 work=$(mktemp -d "$cache/run.XXXXXX")
 root=$work/root
 mounted() { grep -q " $root/" /proc/mounts; }
+# processes still running inside the root (an interrupted make)
+in_root() {
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+    done
+}
 cleanup() {
-    for m in dev/pts dev/shm proc sys; do umount "$root/$m" 2>/dev/null || :; done
+    pids=$(in_root)
+    [ -z "$pids" ] || { kill -9 $pids 2>/dev/null || :; sleep 1; }
+    for m in dev/pts dev/shm proc sys; do umount "$root/$m" 2>/dev/null || umount -l "$root/$m" 2>/dev/null || :; done
     if mounted; then
         echo "fresh-check: $root still has mounts; not deleting it" >&2
     elif [ "${FRESH_KEEP:-0}" = 1 ]; then
