@@ -52,10 +52,12 @@ mounted() { grep -q " $root/" /proc/mounts; }
 # processes still running inside the root (an interrupted make)
 in_root() {
     for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+        if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then echo "${p#/proc/}"; fi
     done
+    return 0
 }
 cleanup() {
+    set +e
     pids=$(in_root)
     [ -z "$pids" ] || { kill -9 $pids 2>/dev/null || :; sleep 1; }
     for m in dev/pts dev/shm proc sys; do umount "$root/$m" 2>/dev/null || umount -l "$root/$m" 2>/dev/null || :; done
