@@ -82,6 +82,13 @@ struct lb_sampler {
 };
 
 extern const lb_sampler_type *const lb_sampler_types[];
+
+/* Euler-Maruyama for the general process (S) on any dynamics, one drift
+ * evaluation per step (lmc.c): the step of lmc (overdamped) and of ulmc
+ * (underdamped), which differ only in their dynamics and exact laws. */
+size_t lb_em_work(const lb_sampler *s, size_t ld);
+void lb_em_step(const lb_sampler *s, const lb_block *blk, double h, double t,
+                double *y, long *nfe, double *work);
 const lb_sampler_type *lb_sampler_type_find(const char *name);
 
 /* Parse SPEC, bind to target t, reject unknown keys. */

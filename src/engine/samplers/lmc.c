@@ -7,12 +7,14 @@
 #include "sampler.h"
 
 /* work: b (d x ld), z (n x ld), the per-row tau and t (ld each) */
-static size_t lmc_work(const lb_sampler *s, size_t ld) {
+size_t lb_em_work(const lb_sampler *s, size_t ld) {
   return (s->dyn.d + s->dyn.n + 2) * ld;
 }
 
-static void lmc_step(const lb_sampler *s, const lb_block *blk, double h,
-                     double t, double *y, long *nfe, double *work) {
+/* The n normals of a row come from blk->rz (coupled mode: the shared
+ * path), in the order of the dynamics' add_noise. */
+void lb_em_step(const lb_sampler *s, const lb_block *blk, double h, double t,
+                double *y, long *nfe, double *work) {
   const lb_dynamics *dy = &s->dyn;
   size_t B = blk->B, ld = blk->ld;
   double *b = work, *z = b + dy->d * ld, *tau = z + dy->n * ld,
@@ -44,7 +46,7 @@ const lb_sampler_type lb_sampler_lmc = {
     .help = "lmc: Euler-Maruyama (LMC). No parameters. 1 drift evaluation "
             "per step.",
     .dynamics = &lb_dynamics_overdamped,
-    .work_size = lmc_work,
-    .step = lmc_step,
+    .work_size = lb_em_work,
+    .step = lb_em_step,
     .gauss_law = lmc_gauss_law,
-    .step_coupled = lmc_step};
+    .step_coupled = lb_em_step};

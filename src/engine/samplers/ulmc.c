@@ -7,30 +7,8 @@
 
 #include "sampler.h"
 
-/* work: b (d x ld), z (n x ld), tau and t (ld each) */
-static size_t ulmc_work(const lb_sampler *s, size_t ld) {
-  return (s->dyn.d + s->dyn.n + 2) * ld;
-}
-
-/* The 2d normals of a row come from blk->rz (coupled mode: the shared
- * path), in the pair order of the dynamics' add_noise. */
-static void ulmc_step(const lb_sampler *s, const lb_block *blk, double h,
-                      double t, double *y, long *nfe, double *work) {
-  const lb_dynamics *dy = &s->dyn;
-  size_t B = blk->B, ld = blk->ld;
-  double *b = work, *z = b + dy->d * ld, *tau = z + dy->n * ld,
-         *tm = tau + ld;
-  for (size_t r = 0; r < B; r++) {
-    tau[r] = h;
-    tm[r] = t;
-    nfe[r] = 1;
-  }
-  lb_dynamics_drift(dy, B, ld, y, tm, b);
-  lb_streams_gauss(blk->rz, dy->n, B, NULL, ld, z);
-  dy->type->apply_A(dy, B, ld, tau, y);
-  dy->type->add_G(dy, B, ld, tau, 1.0, b, y);
-  dy->type->add_noise(dy, B, ld, tau, z, y);
-}
+/* The step is Euler-Maruyama for the general process (lb_em_step, lmc.c)
+ * on the underdamped dynamics; only the exact law is ULMC's own. */
 
 /* Gaussian target, precision l: b = -l u, so per coordinate
  *   A = [[1 - l G_U, K], [-l G_V, E]]  (deterministic),
@@ -59,7 +37,7 @@ const lb_sampler_type lb_sampler_ulmc = {
             "  the step (Cheng et al. 2018).  1 drift evaluation per step.\n"
             "  gamma=2     friction (> 0)",
     .dynamics = &lb_dynamics_underdamped,
-    .work_size = ulmc_work,
-    .step = ulmc_step,
-    .step_coupled = ulmc_step,
+    .work_size = lb_em_work,
+    .step = lb_em_step,
+    .step_coupled = lb_em_step,
     .gauss_law2 = ulmc_gauss_law2};
