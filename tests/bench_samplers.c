@@ -11,10 +11,15 @@
  *   underdamped on ring8: ULMC, urlmc, uplmc chain-steps/s next to the
  *     overdamped ones, uplmc K=1024 vs K=4 per coarse step (<= 1.2,
  *     issue 10)
- * Each timing is the best of 3.  One-thread figures are CPU time of the
- * process (on a shared machine wall time mostly measures the other
- * jobs); the thread ratio is wall time, meaningful only on an idle
- * machine (the load average is printed next to it). */
+ * Each cell is timed as in time_run: one untimed warm-up run (page
+ * faults, caches, clock ramp), then the run repeated until at least
+ * CELL_S seconds have passed, that mean per run kept, best of REPS such
+ * batches.  One-thread figures are CPU time of the process (on a shared
+ * machine wall time mostly measures the other jobs); the thread ratio
+ * is wall time, meaningful only on an idle machine (the load average is
+ * printed next to it).  LB_BENCH_CELL_S overrides CELL_S (e.g. 0.05 for
+ * a quick look; the README's numbers use the default). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,6 +29,18 @@
 
 static int use_wall; /* 1: wall time (thread scaling), 0: CPU time */
 
+#define CELL_S 0.3 /* least time of one timed batch, seconds */
+#define REPS 3     /* batches per cell; the best one is kept */
+
+static double cell_s(void) {
+  const char *v = getenv("LB_BENCH_CELL_S");
+  double x = v ? atof(v) : 0.0;
+  return x > 0 ? x : CELL_S;
+}
+
+/* Seconds per chain-step of one cell: a warm-up run, then REPS batches
+ * of back-to-back runs, each batch at least cell_s() long; the best
+ * batch mean.  *nfe_per_step from the last run. */
 static double time_run(const char *tspec, const char *sspec, double h,
                        long chains, long steps, int threads, long block,
                        double *nfe_per_step) {
@@ -39,18 +56,28 @@ static double time_run(const char *tspec, const char *sspec, double h,
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = h,
                 .steps = steps, .chains = chains, .seed = 1,
                 .threads = threads, .block = block};
-  double best = 1e300;
-  for (int rep = 0; rep < 3; rep++) {
-    lb_run run = {0};
-    double (*clk)(void) = use_wall ? bench_now : bench_cpu_now;
-    double t0 = clk();
-    lb_simulate(&sim, &run, NULL, &e);
-    double dt = clk() - t0;
-    if (dt < best) best = dt;
-    double nfe = 0;
-    for (long c = 0; c < chains; c++) nfe += (double)run.nfe[c];
-    *nfe_per_step = nfe / (double)chains / (double)steps;
-    lb_run_clear(&run);
+  double (*clk)(void) = use_wall ? bench_now : bench_cpu_now;
+  double best = 1e300, min_s = cell_s();
+  long per_batch = 1;
+  for (int rep = -1; rep < REPS; rep++) { /* rep -1: the warm-up */
+    long runs = 0;
+    double t0 = clk(), dt;
+    do {
+      lb_run run = {0};
+      lb_simulate(&sim, &run, NULL, &e);
+      double nfe = 0;
+      for (long c = 0; c < chains; c++) nfe += (double)run.nfe[c];
+      *nfe_per_step = nfe / (double)chains / (double)steps;
+      lb_run_clear(&run);
+      runs++;
+      dt = clk() - t0;
+    } while (rep >= 0 && (runs < per_batch || dt < min_s));
+    if (rep < 0) { /* batch length from the warm-up */
+      per_batch = dt > 0 ? (long)ceil(min_s / dt) : 1;
+      if (per_batch < 1) per_batch = 1;
+      continue;
+    }
+    if (dt / (double)runs < best) best = dt / (double)runs;
   }
   lb_init_clear(&in);
   lb_sampler_free(s);
@@ -68,7 +95,8 @@ static void one_target(const char *tspec, double h, long chains,
                        long steps) {
   double per[NS], nfe[NS];
   printf("samplers on %s, step %g, %ld chains x %ld steps, 1 thread, "
-         "block 64, best of 3 (CPU time)\n", tspec, h, chains, steps);
+         "block 64, best of %d batches >= %.2g s (CPU time)\n", tspec, h,
+         chains, steps, REPS, cell_s());
   printf("  %-22s %10s %14s %8s %12s\n", "sampler", "ns/step",
          "chain-steps/s", "NFE/step", "block1/64");
   for (int i = 0; i < NS; i++) {
@@ -99,7 +127,8 @@ static void underdamped(void) {
   double per[NU], nfe[NU];
   long chains = 20000, steps = 50;
   printf("underdamped samplers on gmm:preset=ring8, %ld chains x %ld steps, "
-         "1 thread, block 64, best of 3 (CPU time)\n", chains, steps);
+         "1 thread, block 64, best of %d batches >= %.2g s (CPU time)\n",
+         chains, steps, REPS, cell_s());
   printf("  %-22s %10s %14s %8s\n", "sampler", "ns/step", "chain-steps/s",
          "NFE/step");
   for (int i = 0; i < NU; i++) {
@@ -115,13 +144,21 @@ static void underdamped(void) {
          per[4] / per[0]);
 }
 
+static double load1(void) {
+  double la[3] = {0};
+  if (getloadavg(la, 3) < 1) la[0] = -1;
+  return la[0];
+}
+
 void bench_samplers(void) {
+  printf("load average at the start: %.2f\n", load1());
   printf("block 1/64: time per chain-step with blocks of one chain (every "
          "drift call on one row) over blocks of 64\n\n");
   one_target("gmm:preset=ring8", 0.05, 20000, 50);
   one_target("gmm:dim=10,modes=8", 0.05, 5000, 40);
   one_target("double_well:dim=10", 0.01, 5000, 40);
   underdamped();
+  printf("load average after the one-thread cells: %.2f\n\n", load1());
 
   const char *thr[] = {"lmc", "plmc:K=16"};
   for (int i = 0; i < 2; i++) {
@@ -132,11 +169,9 @@ void bench_samplers(void) {
     double t2 = time_run("gmm:preset=ring8", thr[i], 0.05, 100000, 10, 2, 64,
                          &n2);
     use_wall = 0;
-    double la[3] = {0};
-    if (getloadavg(la, 3) < 1) la[0] = -1;
     printf("2 threads vs 1, 1e5 chains, %-10s on ring8: %.3f (>= 1.8; wall "
            "time, load average %.1f)  [%.3g chain-steps/s on 2 threads]\n",
-           thr[i], t1 / t2, la[0], 1.0 / t2);
+           thr[i], t1 / t2, load1(), 1.0 / t2);
   }
   printf("\n");
 }
