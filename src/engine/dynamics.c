@@ -33,17 +33,20 @@ void lb_dynamics_drift(const lb_dynamics *dy, size_t B, size_t ld,
 /* ---- overdamped ----------------------------------------------------- */
 
 static void od_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
-                       const double *tau, double *y) {
+                       const double *tau, const double *t, double *y) {
   (void)dy;
   (void)B;
   (void)ld;
   (void)tau;
+  (void)t;
   (void)y; /* identity */
 }
 
 LB_VECTOR_CLONES
 static void od_add_G(const lb_dynamics *dy, size_t B, size_t ld,
-                     const double *tau, double c, const double *b, double *y) {
+                     const double *tau, const double *t, double c,
+                     const double *b, double *y) {
+  (void)t;
   double k[LB_BLOCK_MAX];
   for (size_t r = 0; r < B; r++) k[r] = c * tau[r];
   for (size_t i = 0; i < dy->d; i++) {
@@ -65,7 +68,9 @@ static void od_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double c,
 
 LB_VECTOR_CLONES
 static void od_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
-                         const double *tau, const double *z, double *y) {
+                         const double *tau, const double *t, const double *z,
+                         double *y) {
+  (void)t;
   double s[LB_BLOCK_MAX];
   /* one sqrt when every row has the same tau (the same values either way) */
   int same = 1;

@@ -14,7 +14,13 @@
  * Every operator acts on a block of B chains in the block layout
  * (block.h): y[i*ld + r] is component i of row r (i < n), b[i*ld + r]
  * drift component i (i < d), and each row has its own duration tau[r]
- * (the Poisson midpoint method's segments differ from chain to chain).
+ * (the Poisson midpoint method's segments differ from chain to chain)
+ * starting at its own time t[r].  A time-homogeneous dynamics (every
+ * family with the scaling relations) ignores t, and its callers may pass
+ * t = NULL; a time-dependent one (the DDPM reverse chain, whose
+ * coefficients change along the chain) sets scaling = 0 and needs t, so
+ * only the samplers that pass t (Euler-Maruyama, the Poisson midpoint
+ * method's fine form) run on it.
  * The noise operator takes its standard normals z (n x ld, same layout)
  * from the sampler, which draws them from each row's own stream; the
  * dynamics itself holds no randomness.  Operators must treat rows
@@ -38,19 +44,20 @@ typedef struct {
   const char *name;
   int second_order; /* 1: state is (x, v), n = 2d */
   int scaling;      /* 1: the scaling relations hold */
-  /* y <- A_tau y */
+  /* y <- A_tau y (over [t, t + tau] for each row) */
   void (*apply_A)(const lb_dynamics *dy, size_t B, size_t ld,
-                  const double *tau, double *y);
+                  const double *tau, const double *t, double *y);
   /* y += c * G_tau b */
   void (*add_G)(const lb_dynamics *dy, size_t B, size_t ld, const double *tau,
-                double c, const double *b, double *y);
+                const double *t, double c, const double *b, double *y);
   /* y += c * G'(0) b, where G'(0) = lim_{h->0} G_h / h (the K = infinity
    * limit of K G_{alpha/K} = alpha G'(0)). */
   void (*add_Gdot)(const lb_dynamics *dy, size_t B, size_t ld, double c,
                    const double *b, double *y);
   /* y += Gamma_tau z for given standard normals z (n per row). */
   void (*add_noise)(const lb_dynamics *dy, size_t B, size_t ld,
-                    const double *tau, const double *z, double *y);
+                    const double *tau, const double *t, const double *z,
+                    double *y);
 } lb_dynamics_type;
 
 struct lb_dynamics {

@@ -132,7 +132,8 @@ static void row_coefs(const lb_dynamics *dy, size_t B, const double *tau,
 }
 
 static void ud_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
-                       const double *tau, double *y) {
+                       const double *tau, const double *t, double *y) {
+  (void)t; /* time-homogeneous */
   lb_ud_coef c[LB_BLOCK_MAX];
   row_coefs(dy, B, tau, c);
   size_t d = dy->d;
@@ -146,7 +147,9 @@ static void ud_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
 }
 
 static void ud_add_G(const lb_dynamics *dy, size_t B, size_t ld,
-                     const double *tau, double k, const double *b, double *y) {
+                     const double *tau, const double *t, double k,
+                     const double *b, double *y) {
+  (void)t;
   lb_ud_coef c[LB_BLOCK_MAX];
   double gu[LB_BLOCK_MAX], gv[LB_BLOCK_MAX];
   row_coefs(dy, B, tau, c);
@@ -177,7 +180,9 @@ static void ud_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double k,
 
 /* Coordinate i takes the pair (z_{2i}, z_{2i+1}) of the row's n normals. */
 static void ud_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
-                         const double *tau, const double *z, double *y) {
+                         const double *tau, const double *t, const double *z,
+                         double *y) {
+  (void)t;
   lb_ud_coef c[LB_BLOCK_MAX];
   row_coefs(dy, B, tau, c);
   size_t d = dy->d;

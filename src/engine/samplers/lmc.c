@@ -26,9 +26,9 @@ void lb_em_step(const lb_sampler *s, const lb_block *blk, double h, double t,
   }
   lb_dynamics_drift(dy, B, ld, y, tm, b);
   lb_streams_gauss(blk->rz, dy->n, B, NULL, ld, z);
-  dy->type->apply_A(dy, B, ld, tau, y);
-  dy->type->add_G(dy, B, ld, tau, 1.0, b, y);
-  dy->type->add_noise(dy, B, ld, tau, z, y);
+  dy->type->apply_A(dy, B, ld, tau, tm, y);
+  dy->type->add_G(dy, B, ld, tau, tm, 1.0, b, y);
+  dy->type->add_noise(dy, B, ld, tau, tm, z, y);
 }
 
 /* Gaussian target, precision l: a = 1 - h l (deterministic), n ~ N(0, 2h). */

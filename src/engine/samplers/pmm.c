@@ -235,12 +235,12 @@ static void flush(const lb_sampler *s, const pmm_params *p, pmm_ws *W,
       W->tau[j] = h;
       W->qtk[j] = alpha - W->qtk[j] - h;
     }
-    T->add_G(dy, qn, ld, W->tau, (double)p->K, W->qb, W->qtmp);
+    T->add_G(dy, qn, ld, W->tau, NULL, (double)p->K, W->qb, W->qtmp);
   } else {
     for (size_t j = 0; j < qn; j++) W->qtk[j] = alpha - W->qtk[j];
     T->add_Gdot(dy, qn, ld, alpha, W->qb, W->qtmp);
   }
-  T->apply_A(dy, qn, ld, W->qtk, W->qtmp);
+  T->apply_A(dy, qn, ld, W->qtk, NULL, W->qtmp);
   for (size_t j = 0; j < qn; j++) {
     size_t r = W->qrow[j];
     nfe[r]++;
@@ -292,9 +292,9 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     if (cnt == 0) break;
     /* M_k = A_seg M_{k-1} + Gamma_seg W_k on the active rows, compacted */
     lb_block_gather(n, W.M, ld, W.idx, cnt, W.cM, ld);
-    T->apply_A(dy, cnt, ld, W.seg, W.cM);
+    T->apply_A(dy, cnt, ld, W.seg, NULL, W.cM);
     lb_streams_gauss(blk->rz, n, cnt, W.idx, ld, W.z);
-    T->add_noise(dy, cnt, ld, W.seg, W.z, W.cM);
+    T->add_noise(dy, cnt, ld, W.seg, NULL, W.z, W.cM);
     lb_block_scatter(n, W.cM, ld, W.idx, cnt, W.M, ld);
     /* Yhat_k = A_tk Y + G_tk b0 + M_k, appended to the queue */
     if (qn + cnt > ld) {
@@ -304,8 +304,8 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     double *qy = W.qy + qn, *qb0 = W.qb0 + qn;
     lb_block_gather(n, W.y0, ld, W.idx, cnt, qy, ld);
     lb_block_gather(d, W.b0, ld, W.idx, cnt, qb0, ld);
-    T->apply_A(dy, cnt, ld, W.tk, qy);
-    T->add_G(dy, cnt, ld, W.tk, 1.0, qb0, qy);
+    T->apply_A(dy, cnt, ld, W.tk, NULL, qy);
+    T->add_G(dy, cnt, ld, W.tk, NULL, 1.0, qb0, qy);
     for (size_t i = 0; i < n; i++)
       for (size_t j = 0; j < cnt; j++) qy[i * ld + j] += W.cM[i * ld + j];
     for (size_t j = 0; j < cnt; j++) {
@@ -322,11 +322,11 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     W.seg[r] = (1.0 - W.prev[r]) * alpha;
     W.tau[r] = alpha;
   }
-  T->apply_A(dy, B, ld, W.seg, W.M);
+  T->apply_A(dy, B, ld, W.seg, NULL, W.M);
   lb_streams_gauss(blk->rz, n, B, NULL, ld, W.z);
-  T->add_noise(dy, B, ld, W.seg, W.z, W.M);
-  T->apply_A(dy, B, ld, W.tau, y);
-  T->add_G(dy, B, ld, W.tau, 1.0, W.b0, y);
+  T->add_noise(dy, B, ld, W.seg, NULL, W.z, W.M);
+  T->apply_A(dy, B, ld, W.tau, NULL, y);
+  T->add_G(dy, B, ld, W.tau, NULL, 1.0, W.b0, y);
   for (size_t i = 0; i < n; i++)
     for (size_t r = 0; r < B; r++) {
       size_t k = i * ld + r;
@@ -383,14 +383,15 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
           c[q * ld + r] += (double)K * (bk[q * ld + j] - W.b0[q * ld + r]);
         }
     }
-    /* refined iterate */
-    T->apply_A(dy, B, ld, W.tau, y);
-    T->add_G(dy, B, ld, W.tau, 1.0, c, y);
-    T->add_noise(dy, B, ld, W.tau, W.z, y);
+    /* refined iterate, over the fine step [t + i h, t + (i+1) h] */
+    for (size_t r = 0; r < B; r++) W.tm[r] = t + (double)i * h;
+    T->apply_A(dy, B, ld, W.tau, W.tm, y);
+    T->add_G(dy, B, ld, W.tau, W.tm, 1.0, c, y);
+    T->add_noise(dy, B, ld, W.tau, W.tm, W.z, y);
     /* interpolation, same Z_i */
-    T->apply_A(dy, B, ld, W.tau, yh);
-    T->add_G(dy, B, ld, W.tau, 1.0, W.b0, yh);
-    T->add_noise(dy, B, ld, W.tau, W.z, yh);
+    T->apply_A(dy, B, ld, W.tau, W.tm, yh);
+    T->add_G(dy, B, ld, W.tau, W.tm, 1.0, W.b0, yh);
+    T->add_noise(dy, B, ld, W.tau, W.tm, W.z, yh);
   }
 }
 

@@ -68,18 +68,18 @@ static void urlmc_step(const lb_sampler *s, const lb_block *blk, double h,
     ym[k] = y[k];
   }
   lb_streams_gauss(blk->rz, n, B, NULL, ld, z);
-  T->add_noise(dy, B, ld, t, z, W); /* W_t */
-  T->apply_A(dy, B, ld, t, ym);
-  T->add_G(dy, B, ld, t, 1.0, b0, ym);
+  T->add_noise(dy, B, ld, t, NULL, z, W); /* W_t */
+  T->apply_A(dy, B, ld, t, NULL, ym);
+  T->add_G(dy, B, ld, t, NULL, 1.0, b0, ym);
   for (size_t k = 0; k < n * ld; k++) ym[k] += W[k];
   for (size_t r = 0; r < B; r++) tm[r] = t0 + t[r];
   lb_dynamics_drift(dy, B, ld, ym, tm, bm);
-  T->apply_A(dy, B, ld, delta, W);
+  T->apply_A(dy, B, ld, delta, NULL, W);
   lb_streams_gauss(blk->rz, n, B, NULL, ld, z);
-  T->add_noise(dy, B, ld, delta, z, W); /* W_h on the same path */
+  T->add_noise(dy, B, ld, delta, NULL, z, W); /* W_h on the same path */
   T->add_Gdot(dy, B, ld, h, bm, kick);
-  T->apply_A(dy, B, ld, delta, kick); /* h A_delta G'(0) b(U_mid) */
-  T->apply_A(dy, B, ld, hh, y);
+  T->apply_A(dy, B, ld, delta, NULL, kick); /* h A_delta G'(0) b(U_mid) */
+  T->apply_A(dy, B, ld, hh, NULL, y);
   for (size_t k = 0; k < n * ld; k++) y[k] += W[k] + kick[k];
 }
 
