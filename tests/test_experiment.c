@@ -70,6 +70,57 @@ Test(experiment, grid_expansion_and_keys) {
   lb_experiment_free(&x);
 }
 
+/* overrides replace the steps of one (target, sampler) pair only, over
+ * the target's own steps and the global ones; the cells of the other
+ * pairs, and the keys of every cell, are as without them. */
+Test(experiment, step_overrides) {
+  static const char *cfg =
+      "name = \"ov\";\n"
+      "targets = (\"gaussian:dim=2,var=1\",\n"
+      "           { spec = \"double_well:dim=1,tilt=0.3\"; step_sizes = [0.02]; });\n"
+      "samplers = (\"lmc\", { name = \"plmc\"; K = (4, \"inf\"); });\n"
+      "step_sizes = [0.2, 0.1];\n"
+      "overrides = ({ target = \"gaussian:dim=2,var=1\"; sampler = \"plmc:K=inf\";\n"
+      "               step_sizes = [0.4, 0.3, 0.2]; },\n"
+      "             { target = \"double_well:dim=1,tilt=0.3\"; sampler = \"lmc\";\n"
+      "               step_sizes = [0.05, 0.04]; });\n"
+      "horizon = 2.0;\n"
+      "chains = 3000;\n"
+      "seeds = [1];\n"
+      "init = \"target\";\n"
+      "record = { schedule = \"last\"; };\n"
+      "metrics = \"mean_err\";\n";
+  char p[512];
+  snprintf(p, sizeof p, "%s/ov.cfg", lb_test_tmpdir());
+  write_file(p, cfg);
+  lb_experiment x;
+  lb_err e;
+  cr_assert_eq(lb_experiment_load(p, &x, &e), LB_OK, "%s", e.msg);
+  /* gaussian: lmc 2, plmc:K=4 2, plmc:K=inf 3; double well: lmc 2,
+   * plmc:K=4 1, plmc:K=inf 1 */
+  static const char *const sam[] = {"lmc", "lmc", "plmc:K=4", "plmc:K=4",
+                                    "plmc:K=inf", "plmc:K=inf", "plmc:K=inf",
+                                    "lmc", "lmc", "plmc:K=4", "plmc:K=inf"};
+  static const double stp[] = {0.2, 0.1, 0.2, 0.1, 0.4, 0.3, 0.2,
+                               0.05, 0.04, 0.02, 0.02};
+  cr_assert_eq(x.ncells, 11);
+  for (size_t i = 0; i < x.ncells; i++) {
+    cr_expect_str_eq(x.cells[i].sampler, sam[i], "cell %zu", i);
+    cr_expect_eq(x.cells[i].step, stp[i], "cell %zu: step %g", i,
+                 x.cells[i].step);
+    cr_expect_str_eq(x.cells[i].target,
+                     i < 7 ? "gaussian:dim=2,var=1" : "double_well:dim=1,tilt=0.3");
+    cr_expect_eq(x.cells[i].steps, lround(2.0 / stp[i]));
+  }
+  /* the key of a cell does not say where its step came from */
+  cr_expect_str_eq(x.cells[6].key,
+                   "v1|target=gaussian:dim=2,var=1|sampler=plmc:K=inf|init=target|"
+                   "step=0.20000000000000001|steps=10|chains=3000|seed=1|"
+                   "record=last|metrics=mean_err|"
+                   "trajectory_chains=16|coupled=0");
+  lb_experiment_free(&x);
+}
+
 /* The cell key must not change between versions, or resuming would rerun
  * completed cells: FNV-1a 64 with its published test vectors, and one
  * full key. */
@@ -98,8 +149,8 @@ Test(experiment, hash_is_stable) {
 /* ---- config errors ---------------------------------------------------------------
  * Exit 2 before any work, with FILE:LINE in the message. */
 typedef struct {
-  char text[400];
-  char expect[48]; /* the message must contain this */
+  char text[600];
+  char expect[64]; /* the message must contain this */
 } cfg_case;
 
 ParameterizedTestParameters(experiment, config_errors) {
@@ -136,6 +187,39 @@ ParameterizedTestParameters(experiment, config_errors) {
       {"name = \"x\";\ntargets = [\"gaussian\"];\nsamplers = [\"rlmc\"];\n"
        "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
        "coupled = true;\n", "coupled"},
+      /* overrides: a target or sampler not in the grid, a key, a pair
+       * given twice, a bad step */
+      {"name = \"x\";\ntargets = [\"gaussian\"];\nsamplers = [\"lmc\"];\n"
+       "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
+       "overrides = ({ target = \"gaussian:dim=2\"; sampler = \"lmc\";\n"
+       "               step_sizes = [0.2]; });\n",
+       ":8: override: target 'gaussian:dim=2' is not in 'targets'"},
+      {"name = \"x\";\ntargets = [\"gaussian\"];\n"
+       "samplers = ({ name = \"plmc\"; K = (4, 16); });\n"
+       "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
+       "overrides = (\n{ target = \"gaussian\"; sampler = \"plmc\"; "
+       "step_sizes = [0.2]; });\n",
+       ":9: override: sampler 'plmc' is not in 'samplers'"},
+      {"name = \"x\";\ntargets = [\"gaussian\"];\nsamplers = [\"lmc\"];\n"
+       "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
+       "overrides = ({ target = \"gaussian\"; sampler = \"lmc\";\n"
+       "  step_size = [0.2]; });\n",
+       ":9: unknown key 'step_size' in override"},
+      {"name = \"x\";\ntargets = [\"gaussian\"];\nsamplers = [\"lmc\"];\n"
+       "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
+       "overrides = ({ target = \"gaussian\"; sampler = \"lmc\"; "
+       "step_sizes = [0.2]; },\n"
+       "  { target = \"gaussian\"; sampler = \"lmc\"; step_sizes = [0.3]; });\n",
+       ":9: override: a second override"},
+      {"name = \"x\";\ntargets = [\"gaussian\"];\nsamplers = [\"lmc\"];\n"
+       "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
+       "overrides = ({ target = \"gaussian\"; sampler = \"lmc\";\n"
+       "  step_sizes = [0.2, -0.1]; });\n",
+       ":9: step size -0.1 must be positive"},
+      {"name = \"x\";\ntargets = [\"gaussian\"];\nsamplers = [\"lmc\"];\n"
+       "step_sizes = [0.1];\nsteps = 5;\nchains = 10;\nseeds = [1];\n"
+       "overrides = ({ target = \"gaussian\"; step_sizes = [0.2]; });\n",
+       ":8: an override needs target, sampler and step_sizes"},
   };
   return cr_make_param_array(cfg_case, c, sizeof c / sizeof c[0]);
 }

@@ -149,7 +149,7 @@ static const char *const known_keys[] = {
     "name",   "description", "targets", "samplers", "step_sizes",
     "horizon", "steps",      "chains",  "seeds",    "init",
     "record", "metrics",     "trajectory_chains", "coupled",
-    "time_average", NULL};
+    "time_average", "overrides", NULL};
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -180,6 +180,69 @@ static int number_list(ctx *c, const config_setting_t *s, const char *what,
       return cfail(c, v, "'%s' entries must be %s", what,
                    integers ? "integers" : "numbers");
     (*out)[i] = number(v);
+  }
+  return LB_OK;
+}
+
+/* overrides = ({ target = "SPEC"; sampler = "SPEC"; step_sizes = [...]; }, ...):
+ * the step sizes of one (target, sampler) pair, replacing the target's
+ * own and the global ones for that pair only.  target is matched against
+ * the spec strings of 'targets' as written, sampler against the resolved
+ * sampler specs (a group { name = "plmc"; K = (16, "inf"); } gives
+ * "plmc:K=16" and "plmc:K=inf").  Fills ostep[i * nsa + j] (NULL: no
+ * override) and nostep. */
+static int parse_overrides(ctx *c, const config_setting_t *ov,
+                           const char **targets, size_t nt,
+                           const sampler_entry *samplers, size_t nsa,
+                           double **ostep, size_t *nostep) {
+  if (!ov) return LB_OK;
+  if (!is_seq(ov) || config_setting_length(ov) == 0)
+    return cfail(c, ov, "'overrides' must be a non-empty list of groups "
+                        "{ target = ...; sampler = ...; step_sizes = [...]; }");
+  for (int k = 0; k < config_setting_length(ov); k++) {
+    const config_setting_t *g = config_setting_get_elem(ov, (unsigned)k);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+      return cfail(c, g, "an override is a group { target = ...; sampler = "
+                         "...; step_sizes = [...]; }");
+    const char *tn = NULL, *sn = NULL;
+    const config_setting_t *sz = NULL;
+    for (int m = 0; m < config_setting_length(g); m++) {
+      const config_setting_t *v = config_setting_get_elem(g, (unsigned)m);
+      const char *nm = config_setting_name(v);
+      int str = config_setting_type(v) == CONFIG_TYPE_STRING;
+      if (strcmp(nm, "target") == 0 && str)
+        tn = config_setting_get_string(v);
+      else if (strcmp(nm, "sampler") == 0 && str)
+        sn = config_setting_get_string(v);
+      else if (strcmp(nm, "step_sizes") == 0)
+        sz = v;
+      else if (strcmp(nm, "target") == 0 || strcmp(nm, "sampler") == 0)
+        return cfail(c, v, "override: '%s' must be a SPEC string", nm);
+      else
+        return cfail(c, v, "unknown key '%s' in override (target, sampler, "
+                           "step_sizes)", nm);
+    }
+    if (!tn || !sn || !sz)
+      return cfail(c, g, "an override needs target, sampler and step_sizes");
+    size_t ti = nt, sj = nsa;
+    for (size_t i = 0; i < nt; i++)
+      if (strcmp(targets[i], tn) == 0) ti = i;
+    for (size_t j = 0; j < nsa; j++)
+      if (strcmp(samplers[j].spec, sn) == 0) sj = j;
+    if (ti == nt)
+      return cfail(c, g, "override: target '%s' is not in 'targets'", tn);
+    if (sj == nsa)
+      return cfail(c, g, "override: sampler '%s' is not in 'samplers' "
+                         "(give the resolved SPEC, e.g. plmc:K=16)", sn);
+    size_t at = ti * nsa + sj;
+    if (ostep[at])
+      return cfail(c, g, "override: a second override for target '%s' and "
+                         "sampler '%s'", tn, sn);
+    int rc = number_list(c, sz, "step_sizes", 0, &ostep[at], &nostep[at]);
+    for (size_t a = 0; !rc && a < nostep[at]; a++)
+      if (!(ostep[at][a] > 0))
+        rc = cfail(c, sz, "step size %g must be positive", ostep[at][a]);
+    if (rc) return rc;
   }
   return LB_OK;
 }
@@ -304,6 +367,8 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
   double **tsteps = NULL; /* per target: its own step sizes, or NULL */
   size_t *ntsteps = NULL;
   sampler_entry *samplers = NULL;
+  double **ostep = NULL; /* [target * nsa + sampler]: an override, or NULL */
+  size_t *nostep = NULL;
   size_t nt = 0, nst = 0, nse = 0, nsa = 0;
   lb_target **tg = NULL;
   const config_setting_t *ts = config_setting_get_member(root, "targets");
@@ -363,6 +428,12 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
     } else {
       rc = cfail(c, v, "a sampler is a SPEC string or a group");
     }
+  }
+  if (!rc) {
+    ostep = calloc(nt * nsa > 0 ? nt * nsa : 1, sizeof *ostep);
+    nostep = calloc(nt * nsa > 0 ? nt * nsa : 1, sizeof *nostep);
+    rc = parse_overrides(c, config_setting_get_member(root, "overrides"),
+                         targets, nt, samplers, nsa, ostep, nostep);
   }
   for (size_t i = 0; !rc && i < nst; i++)
     if (!(steps[i] > 0))
@@ -428,15 +499,21 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
   /* expand the grid */
   if (!rc) {
     x->ncells = 0;
+    /* the steps of (target i, sampler j): its override, else the
+     * target's own, else the global ones */
+#define STEPS_OF(i, j) \
+  (ostep[(i) * nsa + (j)] ? ostep[(i) * nsa + (j)] : tsteps[i] ? tsteps[i] : steps)
+#define NSTEPS_OF(i, j) \
+  (ostep[(i) * nsa + (j)] ? nostep[(i) * nsa + (j)] : tsteps[i] ? ntsteps[i] : nst)
     for (size_t i = 0; i < nt; i++)
-      x->ncells += nsa * (tsteps[i] ? ntsteps[i] : nst) * nse;
+      for (size_t j = 0; j < nsa; j++) x->ncells += NSTEPS_OF(i, j) * nse;
     x->cells = calloc(x->ncells, sizeof *x->cells);
     size_t k = 0;
     for (size_t i = 0; i < nt; i++)
       for (size_t j = 0; j < nsa; j++)
-        for (size_t a = 0; a < (tsteps[i] ? ntsteps[i] : nst); a++)
+        for (size_t a = 0; a < NSTEPS_OF(i, j); a++)
           for (size_t b = 0; b < nse; b++) {
-            double step = tsteps[i] ? tsteps[i][a] : steps[a];
+            double step = STEPS_OF(i, j)[a];
             lb_cell *cl = &x->cells[k++];
             snprintf(cl->target, sizeof cl->target, "%s", targets[i]);
             snprintf(cl->sampler, sizeof cl->sampler, "%s", samplers[j].spec);
@@ -476,10 +553,15 @@ static int parse(ctx *c, config_t *cfg, lb_experiment *x) {
                        per * (double)nrec;
           }
   }
+#undef STEPS_OF
+#undef NSTEPS_OF
   for (size_t i = 0; i < nt; i++) {
     if (tg) lb_target_free(tg[i]);
     if (tsteps) free(tsteps[i]);
   }
+  for (size_t i = 0; ostep && i < nt * nsa; i++) free(ostep[i]);
+  free(ostep);
+  free(nostep);
   free(tg);
   free(fineK);
   free(tsteps);

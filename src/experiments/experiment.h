@@ -25,7 +25,12 @@
  *                               # Brownian path (law_w2, path_rmse)
  *   time_average = { from = 2.5; };   # weak metrics also averaged over
  *                               # every step t*step in [from, horizon]
+ *   overrides   = ({ target = "gaussian:dim=1"; sampler = "plmc:K=inf";
+ *                    step_sizes = [0.4, 0.3]; });   # one pair's own steps
  *
+ * The steps of a (target, sampler) pair: its override (target as written
+ * in targets, sampler as the resolved SPEC), else the target's own, else
+ * step_sizes.
  * (libconfig: [...] holds scalars of one type, (...) anything.)  A sampler
  * group expands the cartesian product of its list-valued parameters.  The
  * grid is targets x samplers x step sizes x seeds.
