@@ -2,12 +2,12 @@
  * GPL-3.0-or-later. */
 #include "diffuse.h"
 
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "rng.h"
 
 typedef struct {
@@ -18,14 +18,14 @@ typedef struct {
   size_t d;
 } rec_ctx;
 
-static void on_step(void *vc, long k, size_t B, const double *x) {
+static void on_step(void *vc, long k, size_t B, size_t ld, const double *x) {
   rec_ctx *c = vc;
   lb_run *out = c->out;
   if (c->rec >= out->records || out->trajectory_step[c->rec] != k) return;
   for (size_t r = 0; r < B && c->row0 + r < out->record_chains; r++)
     for (size_t i = 0; i < c->d; i++)
       out->trajectory[(c->rec * out->record_chains + c->row0 + r) * c->d + i] =
-          x[i * B + r];
+          x[i * ld + r];
   int64_t tot = 0;
   for (size_t r = 0; r < B; r++) tot += c->nfe[r];
 #pragma omp atomic
@@ -70,37 +70,35 @@ int lb_diffuse(const lb_diffuse_cfg *c, lb_run *out, lb_err *e) {
   long ndiv = 0;
 #pragma omp parallel num_threads(c->threads) reduction(+ : ndiv)
   {
-    gsl_rng *r0[LB_DIFFUSE_BLOCK], *rn[LB_DIFFUSE_BLOCK], *rc[LB_DIFFUSE_BLOCK];
-    for (int i = 0; i < LB_DIFFUSE_BLOCK; i++) {
-      r0[i] = lb_rng_alloc();
-      rn[i] = lb_rng_alloc();
-      rc[i] = lb_rng_alloc();
-    }
-    double *x = lb_xcalloc(d * LB_DIFFUSE_BLOCK, sizeof(double));
+    lb_streams *r0 = lb_streams_alloc(LB_DIFFUSE_BLOCK),
+               *rn = lb_streams_alloc(LB_DIFFUSE_BLOCK),
+               *rc = lb_streams_alloc(LB_DIFFUSE_BLOCK);
+    const size_t ldmax = lb_block_ld(LB_DIFFUSE_BLOCK);
+    double *x = lb_xcalloc(d * ldmax, sizeof(double));
     long nfe[LB_DIFFUSE_BLOCK];
 #pragma omp for schedule(dynamic, 1)
     for (long b = 0; b < nblocks; b++) {
       size_t row0 = (size_t)b * LB_DIFFUSE_BLOCK;
       size_t B = (size_t)n - row0 < LB_DIFFUSE_BLOCK ? (size_t)n - row0
                                                      : LB_DIFFUSE_BLOCK;
+      size_t ld = lb_block_ld(B);
       for (size_t r = 0; r < B; r++) {
         uint64_t cidx = (uint64_t)(row0 + r);
-        lb_rng_seed(r0[r], c->seed, cidx, 0);
-        lb_rng_seed(rn[r], c->seed, cidx, 1);
-        lb_rng_seed(rc[r], c->seed, cidx, 2);
-        for (size_t i = 0; i < d; i++)
-          x[i * B + r] = gsl_ran_gaussian_ziggurat(r0[r], 1.0);
+        lb_streams_seed(r0, r, c->seed, cidx, 0);
+        lb_streams_seed(rn, r, c->seed, cidx, 1);
+        lb_streams_seed(rc, r, c->seed, cidx, 2);
         nfe[r] = 0;
       }
+      lb_streams_gauss(r0, d, B, NULL, ld, x); /* x_N ~ N(0, I) */
       rec_ctx ctx = {out, 0, row0, nfe, d};
-      if (records) on_step(&ctx, 0, B, x);
-      lb_dsampler_run(c->sampler, m, B, x, rn, rc, nfe,
+      if (records) on_step(&ctx, 0, B, ld, x);
+      lb_dsampler_run(c->sampler, m, B, ld, x, rn, rc, nfe,
                       records ? on_step : NULL, &ctx);
       for (size_t r = 0; r < B; r++) {
         int div = 0;
         for (size_t i = 0; i < d; i++) {
-          out->samples[(row0 + r) * d + i] = x[i * B + r];
-          if (!isfinite(x[i * B + r])) div = 1;
+          out->samples[(row0 + r) * d + i] = x[i * ld + r];
+          if (!isfinite(x[i * ld + r])) div = 1;
         }
         out->nfe[row0 + r] = nfe[r];
         out->diverged[row0 + r] = (int8_t)div;
@@ -108,11 +106,9 @@ int lb_diffuse(const lb_diffuse_cfg *c, lb_run *out, lb_err *e) {
       }
     }
     free(x);
-    for (int i = 0; i < LB_DIFFUSE_BLOCK; i++) {
-      gsl_rng_free(r0[i]);
-      gsl_rng_free(rn[i]);
-      gsl_rng_free(rc[i]);
-    }
+    lb_streams_free(r0);
+    lb_streams_free(rn);
+    lb_streams_free(rc);
   }
   snprintf(out->status, sizeof out->status, "%s", ndiv ? "diverged" : "ok");
   return LB_OK;

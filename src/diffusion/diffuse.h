@@ -1,10 +1,11 @@
 /* diffuse.h -- draw samples with a reverse sampler and a model into the
  * run schema (io.h).  GPL-3.0-or-later.
  *
- * Sample c starts from x_N ~ N(0, I) read from Philox stream (seed, c,
- * substream 0), reads its Gaussians from substream 1 and its midpoints
- * (pmm) from substream 2, so the output is a pure function of (model,
- * sampler, seed), independent of --threads.  Samples are processed in
+ * Sample c starts from x_N ~ N(0, I) read from the engine's Philox
+ * stream (seed, c, substream 0) (lb_streams, rng.h), reads its Gaussians
+ * from substream 1 and its midpoints (pmm) from substream 2, so the
+ * output is a pure function of (model, sampler, seed), independent of
+ * --threads.  Samples are processed in
  * fixed blocks of LB_DIFFUSE_BLOCK rows (one model call per block and
  * step); the block partition does not depend on the threads either.
  */

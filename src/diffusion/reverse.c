@@ -8,22 +8,19 @@
  * call the model once per step for the whole block; vector operations are
  * O(d B) per step (O(L d B) per pmm coarse step of L fine steps).
  *
- * PMM here is the fine form of the general process (S) with per-step
- * coefficients (a_j, c_j, sigma_j) of the chain, written unrolled as the
- * paper's step 4: with Xhat the interpolation (drift frozen at e0 =
- * eps(X_s, s), the same Z_j as the update),
- *     X_{s-L} = Xhat_L + sum_m B_{L,m+1} p H_m (eps(Xhat_m, s-m) - e0),
- *     B_{L,j} = c_j prod_{l>j} a_l,
- * which is the refined recursion Xt_j = a_j Xt_{j-1} + c_j [e0 + p H_{j-1}
- * (e_{j-1} - e0)] + sigma_j Z_j summed in closed form (Xt_j - Xhat_j obeys
- * a linear recursion driven by the corrections only).  The engine's pmm.c
- * (src/engine/samplers/) needs dynamics with duration-only coefficients;
- * this file is the time-dependent instance, kept separate until the
- * dynamics interface carries a time (README, Diffusion).
+ * DDPM, DDIM and PMM are not written here: the chain is an instance of
+ * the engine's general process (S) (chain.h), an ancestral step is the
+ * engine's Euler-Maruyama step of it and PMM is pmm.c's fine form on it,
+ * the literal recursion Xt_j = a_j Xt_{j-1} + c_j [e0 + p H_{j-1}
+ * (eps(Xhat_{j-1}, s-j+1) - e0)] + sigma_j Z_j next to the interpolation
+ * Xhat_j = a_j Xhat_{j-1} + c_j e0 + sigma_j Z_j (same Z_j).  This file
+ * keeps the coefficients, the construction, DPM-Solver(++) and the exact
+ * laws (whose PMM part unrolls the same recursion: the paper's step 4).
  */
 #include "reverse.h"
 
-#include <gsl/gsl_randist.h>
+#include "chain.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +98,7 @@ void lb_dsampler_free(lb_dsampler *s) {
   if (!s) return;
   free(s->kept);
   free(s->tgrid);
+  free(s->tab);
   free(s);
 }
 
@@ -205,6 +203,8 @@ int lb_dsampler_alloc(const char *text, const lb_schedule *sch, long nfe,
 
   if (s->kind == LB_DS_PMM) {
     s->S = (N + s->K - 1) / s->K;
+    s->tab = lb_xcalloc(3 * ((size_t)N + 1), sizeof(double));
+    lb_chain_table(sch, s->variant, -1.0, s->tab);
     snprintf(s->desc, sizeof s->desc, "pmm:K=%ld,option=%d,variant=%s", s->K,
              s->option, VARIANTS[s->variant]);
   } else {
@@ -299,57 +299,70 @@ static void dpm_update(const lb_dsampler *s, const lb_schedule *sch, size_t n,
 
 /* Model output of DPM-Solver(++) at time t (model step N t). */
 static void dpm_model(const lb_dsampler *s, const lb_model *md, size_t B,
-                      const double *x, double t, double *out, double *tv,
-                      double *work, long *nfe) {
+                      size_t ld, const double *x, double t, double *out,
+                      double *tv, double *work, long *nfe) {
   for (size_t r = 0; r < B; r++) tv[r] = t * (double)s->N;
-  md->type->eval(md, B, B, x, tv, out, work);
+  md->type->eval(md, B, ld, x, tv, out, work);
   for (size_t r = 0; r < B; r++) nfe[r]++;
   if (s->kind == LB_DS_DPMPP) { /* x0 = (x - sigma eps) / alpha */
     const lb_schedule *sch = &md->sched;
     double al = exp(lb_schedule_log_alpha(sch, t)),
            sg = exp(lb_schedule_log_sigma(sch, t));
-    for (size_t k = 0; k < md->dim * B; k++) out[k] = (x[k] - sg * out[k]) / al;
+    for (size_t k = 0; k < md->dim * ld; k++)
+      out[k] = (x[k] - sg * out[k]) / al;
   }
 }
 
 /* ---- running on a block ------------------------------------------- */
 
-static void add_noise(size_t d, size_t B, double sigma, double *x,
-                      gsl_rng **rn) {
-  for (size_t r = 0; r < B; r++)
-    for (size_t i = 0; i < d; i++)
-      x[i * B + r] += sigma * gsl_ran_gaussian_ziggurat(rn[r], 1.0);
-}
-
-static void run_ancestral(const lb_dsampler *s, const lb_model *md, size_t B,
-                          double *x, gsl_rng **rn, long *nfe, double *eps,
-                          double *tv, double *work, lb_dsampler_rec rec,
-                          void *ctx) {
-  const size_t d = md->dim, n = d * B;
-  for (long k = 0; k < s->S; k++) {
-    long st = s->kept[k], p = s->kept[k + 1];
-    double a, c, sg;
-    lb_ddpm_coefs(&md->sched, s->variant, s->kind == LB_DS_DDIM ? s->eta : -1,
-                  st, p, &a, &c, &sg);
-    for (size_t r = 0; r < B; r++) {
-      tv[r] = (double)st;
-      nfe[r]++;
-    }
-    md->type->eval(md, B, B, x, tv, eps, work);
-    for (size_t q = 0; q < n; q++) x[q] = a * x[q] + c * eps[q];
-    add_noise(d, B, sg, x, rn);
-    if (rec) rec(ctx, k + 1, B, x);
+/* DDPM, DDIM and pmm run as engine samplers on the chain (chain.h):
+ * ancestral = lb_em_step with the respaced step as its duration; pmm =
+ * pmm.c's fine form with hfine = 1, so a coarse step from s covers L =
+ * min(K, s) fine steps, and option 2 on the offsets 1..L-1 (offset0=0).
+ * Row r's Gaussians (n per fine step) come from rnoise, pmm's midpoints
+ * from rctl. */
+static void run_chain(const lb_dsampler *s, const lb_model *md, size_t B,
+                      size_t ld, double *x, lb_streams *rn, lb_streams *rc,
+                      long *nfe, lb_dsampler_rec rec, void *ctx) {
+  lb_chain ch;
+  lb_chain_init(&ch, md, s->variant, s->kind == LB_DS_DDIM ? s->eta : -1.0,
+                s->tab);
+  char spec[LB_SPEC_MAXLEN];
+  if (s->kind == LB_DS_PMM)
+    snprintf(spec, sizeof spec, "pmm:K=%ld,option=%d,impl=fine,hfine=1%s",
+             s->K, s->option, s->option == 2 ? ",offset0=0" : "");
+  else
+    snprintf(spec, sizeof spec, "ancestral");
+  lb_sampler *sm = NULL;
+  lb_err e = {{0}};
+  if (lb_chain_sampler(&ch, spec, &sm, &e)) {
+    fprintf(stderr, "langbench: internal error: %s\n", e.msg);
+    abort();
   }
+  double *work = lb_xcalloc(sm->type->work_size(sm, ld), sizeof(double));
+  long ns[LB_BLOCK_MAX];
+  lb_block blk = {B, ld, rc, rn};
+  const long N = s->N;
+  long st = N;
+  for (long k = 0; k < s->S; k++) {
+    long p = s->kind == LB_DS_PMM ? (st > s->K ? st - s->K : 0) : s->kept[k + 1];
+    sm->type->step(sm, &blk, (double)(st - p), (double)(N - st), x, ns, work);
+    for (size_t r = 0; r < B; r++) nfe[r] += ns[r];
+    st = p;
+    if (rec) rec(ctx, k + 1, B, ld, x);
+  }
+  free(work);
+  lb_sampler_free(sm);
 }
 
 static void run_dpm(const lb_dsampler *s, const lb_model *md, size_t B,
-                    double *x, long *nfe, double *tv, double *work,
+                    size_t ld, double *x, long *nfe, double *tv, double *work,
                     lb_dsampler_rec rec, void *ctx) {
-  const size_t n = md->dim * B;
+  const size_t n = md->dim * ld; /* rows B..ld-1 are padding */
   double *buf = lb_xcalloc(3 * n, sizeof(double));
   double *m[3] = {buf, buf + n, buf + 2 * n};
   double tp[3] = {s->tgrid[0], 0, 0};
-  dpm_model(s, md, B, x, tp[0], m[0], tv, work, nfe);
+  dpm_model(s, md, B, ld, x, tp[0], m[0], tv, work, nfe);
   for (long i = 1; i <= s->S; i++) {
     double t = s->tgrid[i];
     dpm_update(s, &md->sched, n, x, m, tp, t, dpm_order(s, i));
@@ -361,172 +374,26 @@ static void run_dpm(const lb_dsampler *s, const lb_model *md, size_t B,
       tp[2] = tp[1];
       tp[1] = tp[0];
       tp[0] = t;
-      dpm_model(s, md, B, x, t, m[0], tv, work, nfe);
+      dpm_model(s, md, B, ld, x, t, m[0], tv, work, nfe);
     }
-    if (rec) rec(ctx, i, B, x);
+    if (rec) rec(ctx, i, B, ld, x);
   }
   free(buf);
 }
 
-/* Midpoint offsets of one row on a coarse step of L fine steps, into
- * off[] (ascending, within 1..L-1); returns how many. */
-static long draw_midpoints(int option, long L, gsl_rng *r, long *off) {
-  if (L < 2) return 0;
-  if (option == 2) {
-    off[0] = 1 + (long)gsl_rng_uniform_int(r, (unsigned long)(L - 1));
-    return 1;
-  }
-  long k = 0; /* Bernoulli(1/L) on 1..L-1 by geometric skipping */
-  for (long m = (long)gsl_ran_geometric(r, 1.0 / (double)L); m <= L - 1;
-       m += (long)gsl_ran_geometric(r, 1.0 / (double)L))
-    off[k++] = m;
-  return k;
-}
-
-static void run_pmm(const lb_dsampler *s, const lb_model *md, size_t B,
-                    double *x, gsl_rng **rn, gsl_rng **rc, long *nfe,
-                    double *eps, double *tv, lb_dsampler_rec rec, void *ctx) {
-  const size_t d = md->dim, n = d * B;
-  const long K = s->K;
-  double *a = lb_xcalloc((size_t)K + 1, sizeof(double));
-  double *c = lb_xcalloc((size_t)K + 1, sizeof(double));
-  double *sg = lb_xcalloc((size_t)K + 1, sizeof(double));
-  double *P = lb_xcalloc((size_t)K + 2, sizeof(double)); /* prod_{l>j} a_l */
-  double *xh = lb_xcalloc(n, sizeof(double));
-  long *off = lb_xcalloc((size_t)K + 1, sizeof(long));
-  long *cnt = lb_xcalloc((size_t)K + 1, sizeof(long)); /* bucket starts */
-  size_t cap = B;
-  size_t *prow = lb_xcalloc(cap, sizeof(size_t)); /* pairs sorted by m */
-  long *pm = lb_xcalloc(cap, sizeof(long));
-  size_t *trow = lb_xcalloc(cap, sizeof(size_t)); /* pairs in row order */
-  long *tm = lb_xcalloc(cap, sizeof(long));
-  double *gx = NULL, *ge = NULL, *gt = NULL, *work = NULL;
-  size_t gcap = 0;
-
-  long k = 0;
-  for (long st = s->N; st > 0; k++) {
-    const long L = K < st ? K : st;
-    for (long j = 1; j <= L; j++) /* fine step j: st-j+1 -> st-j */
-      lb_ddpm_coefs(&md->sched, s->variant, -1, st - j + 1, st - j, &a[j],
-                    &c[j], &sg[j]);
-    P[L] = 1.0;
-    for (long j = L - 1; j >= 1; j--) P[j] = P[j + 1] * a[j + 1];
-
-    /* e0 = eps(X_st, st) for the block */
-    for (size_t r = 0; r < B; r++) {
-      tv[r] = (double)st;
-      nfe[r]++;
-    }
-    if (gcap < B) {
-      gcap = B;
-      free(work);
-      work = lb_xcalloc(md->type->work_size(md, gcap), sizeof(double));
-    }
-    md->type->eval(md, B, B, x, tv, eps, work);
-
-    /* midpoints of every row, then bucketed by offset m */
-    size_t np = 0;
-    for (size_t r = 0; r < B; r++) {
-      long q = draw_midpoints(s->option, L, rc[r], off);
-      if (np + (size_t)q > cap) {
-        while (np + (size_t)q > cap) cap *= 2;
-        trow = realloc(trow, cap * sizeof *trow);
-        tm = realloc(tm, cap * sizeof *tm);
-        prow = realloc(prow, cap * sizeof *prow);
-        pm = realloc(pm, cap * sizeof *pm);
-        if (!trow || !tm || !prow || !pm) abort();
-      }
-      for (long i = 0; i < q; i++) {
-        trow[np] = r;
-        tm[np++] = off[i];
-      }
-      nfe[r] += q;
-    }
-    memset(cnt, 0, ((size_t)L + 1) * sizeof *cnt);
-    for (size_t q = 0; q < np; q++) cnt[tm[q]]++;
-    for (long m = 1, acc = 0; m <= L; m++) {
-      long c0 = cnt[m];
-      cnt[m] = acc;
-      acc += c0;
-    }
-    for (size_t q = 0; q < np; q++) {
-      size_t at = (size_t)cnt[tm[q]]++;
-      prow[at] = trow[q];
-      pm[at] = tm[q];
-    }
-    if (np > gcap || !gx) {
-      if (np > gcap) gcap = np;
-      free(gx);
-      free(ge);
-      free(gt);
-      free(work);
-      gx = lb_xcalloc(d * gcap, sizeof(double));
-      ge = lb_xcalloc(d * gcap, sizeof(double));
-      gt = lb_xcalloc(gcap, sizeof(double));
-      work = lb_xcalloc(md->type->work_size(md, gcap), sizeof(double));
-    }
-
-    /* interpolation Xhat_j = a_j Xhat_{j-1} + c_j e0 + sigma_j Z_j, with
-     * the rows whose midpoint is at j gathered as they pass */
-    memcpy(xh, x, n * sizeof *xh);
-    size_t q = 0;
-    for (long j = 1; j <= L; j++) {
-      for (size_t u = 0; u < n; u++) xh[u] = a[j] * xh[u] + c[j] * eps[u];
-      add_noise(d, B, sg[j], xh, rn);
-      for (; q < np && pm[q] == j; q++) {
-        for (size_t i = 0; i < d; i++) gx[i * np + q] = xh[i * B + prow[q]];
-        gt[q] = (double)(st - j);
-      }
-    }
-    /* X_{st-L} = Xhat_L + sum B_{L,m+1} p (eps(Xhat_m, st-m) - e0) */
-    memcpy(x, xh, n * sizeof *x);
-    if (np) {
-      md->type->eval(md, np, np, gx, gt, ge, work);
-      double p = s->option == 2 ? (double)(L - 1) : (double)L;
-      for (size_t u = 0; u < np; u++) {
-        long m = pm[u];
-        double w = c[m + 1] * P[m + 1] * p;
-        size_t r = prow[u];
-        for (size_t i = 0; i < d; i++)
-          x[i * B + r] += w * (ge[i * np + u] - eps[i * B + r]);
-      }
-    }
-    st -= L;
-    if (rec) rec(ctx, k + 1, B, x);
-  }
-  free(a);
-  free(c);
-  free(sg);
-  free(P);
-  free(xh);
-  free(off);
-  free(cnt);
-  free(prow);
-  free(pm);
-  free(trow);
-  free(tm);
-  free(gx);
-  free(ge);
-  free(gt);
-  free(work);
-}
-
 void lb_dsampler_run(const lb_dsampler *s, const lb_model *md, size_t B,
-                     double *x, gsl_rng **rnoise, gsl_rng **rctl, long *nfe,
-                     lb_dsampler_rec rec, void *ctx) {
-  const size_t n = md->dim * B;
-  double *eps = lb_xcalloc(n, sizeof(double));
-  double *tv = lb_xcalloc(B, sizeof(double));
-  double *work = lb_xcalloc(md->type->work_size(md, B), sizeof(double));
-  if (s->kind == LB_DS_DDPM || s->kind == LB_DS_DDIM)
-    run_ancestral(s, md, B, x, rnoise, nfe, eps, tv, work, rec, ctx);
-  else if (s->kind == LB_DS_PMM)
-    run_pmm(s, md, B, x, rnoise, rctl, nfe, eps, tv, rec, ctx);
-  else
-    run_dpm(s, md, B, x, nfe, tv, work, rec, ctx);
-  free(eps);
-  free(tv);
-  free(work);
+                     size_t ld, double *x, lb_streams *rnoise,
+                     lb_streams *rctl, long *nfe, lb_dsampler_rec rec,
+                     void *ctx) {
+  if (s->kind == LB_DS_DPM || s->kind == LB_DS_DPMPP) {
+    double *tv = lb_xcalloc(B, sizeof(double));
+    double *work = lb_xcalloc(md->type->work_size(md, B), sizeof(double));
+    run_dpm(s, md, B, ld, x, nfe, tv, work, rec, ctx);
+    free(tv);
+    free(work);
+  } else {
+    run_chain(s, md, B, ld, x, rnoise, rctl, nfe, rec, ctx);
+  }
 }
 
 /* ---- exact laws on N(0, v I) with the oracle (section 5) ---------- */

@@ -19,10 +19,10 @@
 #ifndef LB_REVERSE_H
 #define LB_REVERSE_H
 
-#include <gsl/gsl_rng.h>
 #include <stddef.h>
 
 #include "model.h"
+#include "rng.h"
 
 enum { LB_DS_DDPM, LB_DS_DDIM, LB_DS_DPM, LB_DS_DPMPP, LB_DS_PMM };
 /* Coefficient variants: V1 with sigma^2 = beta' / (1 + i beta'), i =
@@ -38,6 +38,7 @@ typedef struct {
   int N;         /* chain length */
   long *kept;    /* ancestral: S+1 steps, descending, kept[S] = 0 */
   double *tgrid; /* dpmsolver: S+1 times from 1 to 1/N */
+  double *tab;   /* pmm: the chain's fine-step coefficients (chain.h) */
   char desc[LB_SPEC_MAXLEN]; /* resolved SPEC, e.g. pmm:K=25,option=2,variant=v2 */
 } lb_dsampler;
 
@@ -56,19 +57,20 @@ void lb_ddpm_coefs(const lb_schedule *sch, int variant, double eta, long s,
                    long p, double *a, double *c, double *sigma);
 
 /* Called after each of the sampler's steps k = 1..steps with the block. */
-typedef void (*lb_dsampler_rec)(void *ctx, long k, size_t B,
+typedef void (*lb_dsampler_rec)(void *ctx, long k, size_t B, size_t ld,
                                 const double *x);
 
-/* Run the sampler on a block of B rows, coordinate-major x[i*B + r]
- * (ld = B), starting from x = x_N.  Row r reads its Gaussians from
- * rnoise[r] (d per fine step, in order: the same sequence for ddpm and
- * pmm on the same chain; also drawn, unused, where sigma = 0) and its
- * midpoints from rctl[r].  nfe[r] += model evaluations of row r.  Model
- * calls are block calls (the whole block at one step, or for pmm all the
- * block's midpoints in one call with a step per row). */
+/* Run the sampler on a block of B rows in the block layout x[i*ld + r]
+ * (block.h: B <= LB_BLOCK_MAX, ld = lb_block_ld(B)), starting from x =
+ * x_N.  Row r reads its Gaussians from rnoise (n per fine step, in order:
+ * the same sequence for ddpm and pmm on the same chain; also drawn,
+ * unused, where sigma = 0) and its midpoints from rctl.  nfe[r] += model
+ * evaluations of row r.  Model calls are block calls: the whole block at
+ * one step, or the rows whose midpoint is at one offset. */
 void lb_dsampler_run(const lb_dsampler *s, const lb_model *m, size_t B,
-                     double *x, gsl_rng **rnoise, gsl_rng **rctl, long *nfe,
-                     lb_dsampler_rec rec, void *ctx);
+                     size_t ld, double *x, lb_streams *rnoise,
+                     lb_streams *rctl, long *nfe, lb_dsampler_rec rec,
+                     void *ctx);
 
 /* Exact output variance on data N(0, v I) with the oracle (diffusion.md
  * section 5), per coordinate: *var = Var(X_0).  gaussian_out = 1 when the

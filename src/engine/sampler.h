@@ -89,6 +89,13 @@ extern const lb_sampler_type *const lb_sampler_types[];
 size_t lb_em_work(const lb_sampler *s, size_t ld);
 void lb_em_step(const lb_sampler *s, const lb_block *blk, double h, double t,
                 double *y, long *nfe, double *work);
+/* The Poisson midpoint method on any dynamics (pmm.c): the functions of
+ * plmc and uplmc, for a binding outside the registry (the DDPM reverse
+ * chain, src/diffusion/chain.c, which runs the fine form). */
+int lb_pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e);
+size_t lb_pmm_work(const lb_sampler *s, size_t ld);
+void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double h, double t,
+                 double *y, long *nfe, double *work);
 const lb_sampler_type *lb_sampler_type_find(const char *name);
 
 /* Parse SPEC, bind to target t, reject unknown keys. */

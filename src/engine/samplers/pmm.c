@@ -26,7 +26,22 @@
  * impl=fine is the literal K-fine-step recursion with the same Z_i in the
  * interpolation and the update; cost O(K n) per coarse step.  It is the
  * reference the fast form is tested against, and the form that also works
- * for dynamics without the scaling relations.
+ * for dynamics without the scaling relations: time-dependent coefficients
+ * (fine step i of a coarse step from t runs over [t + i h, t + (i+1) h]),
+ * as the DDPM reverse chain (src/diffusion/chain.c, diffusion.md section
+ * 4).  Two parameters serve chains of a fixed fine step, fine form only:
+ *   hfine=H    the fine step is H, a coarse step of size alpha covers
+ *              L = alpha/H <= K fine steps (the caller shortens the last
+ *              coarse step of a chain whose length K does not divide);
+ *              every K below is then L.
+ *   offset0=0  (dynamics without the scaling relations only)
+ *              option 2 draws u ~ Unif{1..K-1} with weight K-1 (NFE 2;
+ *              K = 1: no midpoint, NFE 1), the DDPM reading of
+ *              diffusion.md section 4; default offset0=1 is the engine's
+ *              u ~ Unif{0..K-1} with weight K.  Both are unbiased for the
+ *              sum of the corrections (offset 0's is zero); they differ
+ *              in variance and NFE, and with K = 2 only offset0=0 is the
+ *              fine chain itself (its one midpoint is the fine iterate).
  *
  * Registry entries bind this one implementation to a dynamics: plmc
  * (overdamped) and uplmc (underdamped, dynamics_underdamped.c).  On
@@ -54,6 +69,8 @@ typedef struct {
   int option;   /* 1 or 2 */
   int fine;     /* 1: literal fine-step form */
   double kalpha; /* > 0: K = max(1, round(kalpha / alpha)) at each step */
+  double hfine;  /* > 0: fixed fine step; K = L = round(alpha / hfine) */
+  int skip0;     /* option 2 draws u in 1..K-1, weight K-1 (offset0=0) */
 } pmm_params;
 
 /* The parameters for a coarse step alpha (Kalpha=C: K ~ C/alpha, the
@@ -64,10 +81,14 @@ static pmm_params pmm_at(const pmm_params *p, double alpha) {
     double k = floor(p->kalpha / alpha + 0.5);
     q.K = k < 1 ? 1 : k > 1e12 ? (long)1e12 : (long)k;
   }
+  if (p->hfine > 0) { /* L = alpha / hfine fine steps, 1 <= L <= K */
+    double l = floor(alpha / p->hfine + 0.5);
+    q.K = l < 1 ? 1 : l > (double)p->K ? p->K : (long)l;
+  }
   return q;
 }
 
-static int pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
+int lb_pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
   pmm_params *p = lb_xcalloc(1, sizeof *p);
   s->state = p;
   const char *k = lb_spec_str(spec, "K");
@@ -100,10 +121,32 @@ static int pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
     return lb_fail(e, LB_EINPUT, "--sampler: impl=%s must be fast or fine",
                    impl);
   }
-  if (p->fine && p->K == 0)
-    return lb_fail(e, LB_EINPUT, "--sampler: impl=fine needs a finite K");
+  if (!s->dyn.type->scaling && p->K == 0)
+    return lb_fail(e, LB_EINPUT,
+                   "--sampler: K=inf needs the scaling relations (%s "
+                   "dynamics has none)",
+                   s->dyn.type->name);
   if (!p->fine && !s->dyn.type->scaling)
     p->fine = 1; /* the fast form needs the scaling relations */
+  if (p->fine && p->K == 0)
+    return lb_fail(e, LB_EINPUT, "--sampler: impl=fine needs a finite K");
+  if (lb_spec_has(spec, "hfine")) {
+    rc = lb_spec_double(spec, "hfine", 0.0, 1e-300, 1e300, &p->hfine, e);
+    if (rc) return rc;
+    if (!p->fine || p->kalpha > 0 || p->K == 0)
+      return lb_fail(e, LB_EINPUT,
+                     "--sampler: hfine needs impl=fine and a finite K");
+  }
+  long o0;
+  rc = lb_spec_long(spec, "offset0", 1, 0, 1, &o0, e);
+  if (rc) return rc;
+  p->skip0 = o0 == 0;
+  /* offset0=0 is the DDPM chain's option 2; on Langevin dynamics the
+   * fast form and the exact laws know the engine's option 2 only */
+  if (p->skip0 && (!p->fine || p->option != 2 || s->dyn.type->scaling))
+    return lb_fail(e, LB_EINPUT,
+                   "--sampler: offset0=0 needs option=2 on a dynamics "
+                   "without the scaling relations (the DDPM chain)");
   return LB_OK;
 }
 
@@ -130,7 +173,7 @@ typedef struct {
   int *done;
 } pmm_ws;
 
-static size_t pmm_work(const lb_sampler *s, size_t ld) {
+size_t lb_pmm_work(const lb_sampler *s, size_t ld) {
   size_t n = s->dyn.n, d = s->dyn.d;
   /* arrays of n: y0 M acc cM z qy qtmp (7); of d: b0 qb0 qb (3); scalars:
    * prev seg tk tm qtk qtm tau tt (8), idx qrow ridx done (4, one double
@@ -349,14 +392,21 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   long K = p->K;
   double h = alpha / (double)K;
   double *yh = W.y0, *c = W.qb0, *cy = W.qy, *bk = W.qb;
+  /* the corrections' weight: K, or K - 1 for option 2 on 1..K-1 */
+  double wk = p->skip0 ? (double)(K - 1) : (double)K;
 
   for (size_t r = 0; r < B; r++) {
     W.tm[r] = t;
     W.tau[r] = h;
     nfe[r] = 1;
-    W.ridx[r] = p->option == 2 ? (long)lb_streams_uniform_int(
-                                     blk->r, r, (unsigned long)K)
-                               : -1;
+    if (p->option != 2)
+      W.ridx[r] = -1;
+    else if (!p->skip0)
+      W.ridx[r] = (long)lb_streams_uniform_int(blk->r, r, (unsigned long)K);
+    else /* offsets 1..K-1; none when K = 1 */
+      W.ridx[r] = K < 2 ? -1
+                        : 1 + (long)lb_streams_uniform_int(
+                                  blk->r, r, (unsigned long)(K - 1));
   }
   lb_dynamics_drift(dy, B, ld, y, W.tm, W.b0);
   for (size_t i = 0; i < n * ld; i++) yh[i] = y[i];
@@ -380,7 +430,7 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
       for (size_t q = 0; q < d; q++)
         for (size_t j = 0; j < cnt; j++) {
           size_t r = W.idx[j];
-          c[q * ld + r] += (double)K * (bk[q * ld + j] - W.b0[q * ld + r]);
+          c[q * ld + r] += wk * (bk[q * ld + j] - W.b0[q * ld + r]);
         }
     }
     /* refined iterate, over the fine step [t + i h, t + (i+1) h] */
@@ -395,8 +445,8 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   }
 }
 
-static void pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
-                     double t, double *y, long *nfe, double *work) {
+void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
+                 double t, double *y, long *nfe, double *work) {
   const pmm_params q = pmm_at(s->state, alpha), *p = &q;
   if (p->fine)
     pmm_step_fine(s, p, blk, alpha, t, y, nfe, work);
@@ -473,10 +523,10 @@ const lb_sampler_type lb_sampler_plmc = {
             "  Kalpha=C    instead of K: K = max(1, round(C/alpha)) for coarse "
             "step alpha",
     .dynamics = &lb_dynamics_overdamped,
-    .init = pmm_init,
+    .init = lb_pmm_init,
     .free = free,
-    .work_size = pmm_work,
-    .step = pmm_step,
+    .work_size = lb_pmm_work,
+    .step = lb_pmm_step,
     .gauss_law = pmm_gauss_law,
     .step_coupled = pmm_step_coupled,
     .fine_steps = pmm_fine_steps};
@@ -504,10 +554,10 @@ const lb_sampler_type lb_sampler_uplmc = {
             "  Kalpha=C    instead of K: K = max(1, round(C/alpha)) for coarse "
             "step alpha",
     .dynamics = &lb_dynamics_underdamped,
-    .init = pmm_init,
+    .init = lb_pmm_init,
     .free = free,
-    .work_size = pmm_work,
-    .step = pmm_step,
+    .work_size = lb_pmm_work,
+    .step = lb_pmm_step,
     .step_coupled = pmm_step_coupled,
     .fine_steps = pmm_fine_steps,
     .gauss_law2 = pmm_gauss_law2};
