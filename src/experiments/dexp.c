@@ -8,8 +8,12 @@
  *
  *   name     = "diffusion_nfe";
  *   kind     = "diffusion";
- *   models   = ( { model = "oracle"; target = "gmm:preset=ring8"; }, ... );
- *   samplers = ( "ddpm:variant=v2", "pmm:option=2", ... );   # no K: --nfe
+ *   models   = ( { model = "oracle"; target = "gmm:preset=ring8"; },
+ *                 { model = "targets/models/moons.h5"; data = "moons";
+ *                   samples = 4000; }, ... );   # samples: per entry
+ *   samplers = ( "ddpm:variant=v2", "pmm:option=2", ...,      # no K: --nfe
+ *                { sampler = "ddpm:variant=v1c"; nfe = [10, 1000]; } );
+ *                                      # a sampler's own NFE list
  *   nfe      = [10, 20, 40, 80, 1000];
  *   samples  = 10000;
  *   seeds    = [1];
@@ -26,7 +30,10 @@
  *                  data variance - 1; SE by the delta method; floor: the
  *                  same statistic on an exact data sample of the same size;
  *   var_rel_exact  (gaussian data) the exact value from diffusion.md
- *                  section 5, no Monte Carlo.
+ *                  section 5, no Monte Carlo;
+ * and a model entry with `data` (a generator without an exact law, e.g.
+ * moons) instead of `target` gets the reference-sample measures mmd_q and
+ * moons_far (below) and no configured metrics.
  * The cell attributes follow lb_cell_info (target = the data law,
  * sampler_family = MODEL/SAMPLER: the model file's base name or "oracle",
  * the resolved sampler without K, ';' for ','; K and
@@ -49,6 +56,7 @@
 #include "experiment.h"
 #include "io.h"
 #include "metrics.h"
+#include "mlp.h"
 #include "model.h"
 #include "oracle.h"
 #include "rng.h"
@@ -58,13 +66,17 @@
 #define MAXN 64
 
 typedef struct {
-  char model[LB_SPEC_MAXLEN], target[LB_SPEC_MAXLEN];
+  char model[LB_SPEC_MAXLEN], target[LB_SPEC_MAXLEN], data[LB_SPEC_MAXLEN];
+  char created[64]; /* a model file's `created` attribute (cell key) */
+  long samples;     /* per-entry override of `samples` (0: none) */
 } dmodel;
 
 typedef struct {
   char path[1024], name[128], metrics[1024], *text;
   dmodel models[MAXM];
   char samplers[MAXS][LB_SPEC_MAXLEN];
+  long snfe[MAXS][MAXN]; /* a sampler's own NFE list (snn > 0) */
+  int snn[MAXS];
   long nfe[MAXN], seeds[MAXN];
   int nm, ns, nn, nseeds;
   long samples;
@@ -174,15 +186,43 @@ static int load(const char *path, dexp *x, lb_err *e) {
   x->nm = config_setting_length(s);
   for (int i = 0; i < x->nm; i++) {
     config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-    const char *mo, *ta = "";
+    const char *mo, *ta = "", *da = "";
     if (!config_setting_is_group(g) ||
         config_setting_lookup_string(g, "model", &mo) != CONFIG_TRUE) {
       rc = fail_at(x, g, e, "a model entry needs model = \"oracle\" or a file");
       goto out;
     }
     config_setting_lookup_string(g, "target", &ta);
+    config_setting_lookup_string(g, "data", &da);
+    if (ta[0] && da[0]) {
+      rc = fail_at(x, g, e, "a model entry takes target (an exact law) or data "
+                            "(a data generator), not both");
+      goto out;
+    }
     snprintf(x->models[i].model, LB_SPEC_MAXLEN, "%s", mo);
     snprintf(x->models[i].target, LB_SPEC_MAXLEN, "%s", ta);
+    snprintf(x->models[i].data, LB_SPEC_MAXLEN, "%s", da);
+    config_setting_t *ns = config_setting_get_member(g, "samples");
+    if (ns) {
+      if ((config_setting_type(ns) != CONFIG_TYPE_INT &&
+           config_setting_type(ns) != CONFIG_TYPE_INT64) ||
+          config_setting_get_int64(ns) < 2) {
+        rc = fail_at(x, ns, e, "a model entry's 'samples' must be an integer >= 2");
+        goto out;
+      }
+      x->models[i].samples = (long)config_setting_get_int64(ns);
+    }
+    if (strcmp(mo, "oracle") != 0) { /* a retrained file gets new cells */
+      H5E_BEGIN_TRY {
+        hid_t mf = H5Fopen(mo, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (mf >= 0) {
+          if (lb_attr_get_str(mf, "created", x->models[i].created,
+                              sizeof x->models[i].created) != 0)
+            x->models[i].created[0] = 0;
+          H5Fclose(mf);
+        }
+      } H5E_END_TRY;
+    }
   }
   s = config_lookup(&cfg, "samplers");
   if (!s || !config_setting_is_aggregate(s) || config_setting_length(s) < 1 ||
@@ -193,11 +233,22 @@ static int load(const char *path, dexp *x, lb_err *e) {
   x->ns = config_setting_length(s);
   for (int i = 0; i < x->ns; i++) {
     config_setting_t *v = config_setting_get_elem(s, (unsigned)i);
-    if (config_setting_type(v) != CONFIG_TYPE_STRING) {
-      rc = fail_at(x, v, e, "sampler entries must be strings");
+    const char *sv = NULL;
+    if (config_setting_type(v) == CONFIG_TYPE_STRING) {
+      sv = config_setting_get_string(v);
+    } else if (config_setting_is_group(v) &&
+               config_setting_lookup_string(v, "sampler", &sv) == CONFIG_TRUE) {
+      /* { sampler = "..."; nfe = [...]; }: its own NFE list */
+      if ((rc = longs(x, config_setting_get_member(v, "nfe"), x->snfe[i], MAXN,
+                      &x->snn[i], e, "nfe")))
+        goto out;
+    } else {
+      rc = fail_at(x, v, e,
+                   "sampler entries must be strings or { sampler = \"...\"; "
+                   "nfe = [...]; }");
       goto out;
     }
-    snprintf(x->samplers[i], LB_SPEC_MAXLEN, "%s", config_setting_get_string(v));
+    snprintf(x->samplers[i], LB_SPEC_MAXLEN, "%s", sv);
   }
   /* validate every model, sampler and metric once */
   for (int i = 0; i < x->nm && !rc; i++) {
@@ -207,6 +258,14 @@ static int load(const char *path, dexp *x, lb_err *e) {
     rc = x->models[i].target[0] ? lb_target_alloc(x->models[i].target, &t, &e2)
                                 : LB_OK;
     if (!rc) rc = lb_model_open(x->models[i].model, t, NULL, &m, &e2);
+    if (!rc && x->models[i].data[0]) {
+      lb_data *dd = NULL;
+      rc = lb_data_alloc(x->models[i].data, "data", &dd, &e2);
+      if (!rc && lb_data_dim(dd) != m->dim)
+        rc = lb_fail(&e2, LB_EINPUT, "data %s has dimension %zu, the model %zu",
+                     x->models[i].data, lb_data_dim(dd), m->dim);
+      lb_data_free(dd);
+    }
     for (int j = 0; j < x->ns && !rc; j++) {
       lb_dsampler *ds = NULL;
       rc = lb_dsampler_alloc(x->samplers[j], &m->sched, x->nfe[0] < 2 ? 2 : x->nfe[0],
@@ -303,6 +362,87 @@ static double *component_vars(const lb_target *t) {
   return cv;
 }
 
+static void add(lb_metric_row **rows, size_t *n, long steps, double nfe,
+                const char *name, const lb_metric_result *r);
+
+static long dsamples(const dexp *x, int model) {
+  return x->models[model].samples ? x->models[model].samples : x->samples;
+}
+
+/* ---- reference-sample measures (data generators without an exact law) --
+ * For a model entry with `data` (e.g. moons), every cell gets, against a
+ * reference sample y of the generator (size = samples) and with the floor
+ * of an independent data sample z of the same size in its place:
+ *   mmd_q      unbiased MMD^2 with a Gaussian kernel of a quarter of the
+ *              median distance of y (the median heuristic is nearly blind
+ *              on moons); estimate and SE from 5 batches of the sample,
+ *              each against all of y;
+ *   moons_far  (data = moons) the fraction of points farther than 0.5 (2.5
+ *              noise sd) from the noiseless arcs (data.c: the upper half
+ *              circle of centre (-1, -0.2) and the lower one of centre
+ *              (1, 0.8), radius 2); binomial SE.
+ * The same measures as the shipped model's quality table (README). */
+
+static double arc_dist(const double *p, double cx, double cy, double sign) {
+  double dx = p[0] - cx, dy = p[1] - cy;
+  if (sign * dy >= 0) return fabs(hypot(dx, dy) - 2.0);
+  double d1 = hypot(dx - 2.0, dy), d2 = hypot(dx + 2.0, dy);
+  return d1 < d2 ? d1 : d2;
+}
+
+static double moons_far(const double *x, size_t n) {
+  size_t far = 0;
+  for (size_t i = 0; i < n; i++) {
+    double a = arc_dist(x + 2 * i, -1.0, -0.2, 1.0);
+    double b = arc_dist(x + 2 * i, 1.0, 0.8, -1.0);
+    far += (a < b ? a : b) > 0.5;
+  }
+  return n ? (double)far / (double)n : NAN;
+}
+
+static void mmd_batches(const double *x, size_t n, const double *y, size_t m,
+                        size_t d, double sigma, lb_metric_result *out) {
+  enum { NB = 5 };
+  double v[NB];
+  size_t nb = n / NB;
+  for (int b = 0; b < NB; b++)
+    v[b] = nb >= 2 ? lb_mmd2_unbiased(x + (size_t)b * nb * d, nb, y, m, d, sigma)
+                   : NAN;
+  lb_mean_se(v, NB, &out->estimate, &out->se);
+  out->n = nb * NB;
+}
+
+static void ref_measures(const char *data, const double *x, size_t n,
+                         size_t d, uint64_t seed, double nfe, long steps,
+                         lb_metric_row **rows, size_t *nrows) {
+  lb_data *dd = NULL;
+  lb_err e;
+  if (lb_data_alloc(data, "data", &dd, &e)) return; /* checked at load */
+  size_t m = n;
+  double *y = lb_xcalloc(m * d, sizeof(double)),
+         *z = lb_xcalloc(n * d, sizeof(double));
+  gsl_rng *r = lb_rng_alloc();
+  lb_rng_seed(r, seed, 0, 78);
+  lb_data_draw(dd, r, m, y);
+  lb_rng_seed(r, seed, 0, 79);
+  lb_data_draw(dd, r, n, z);
+  gsl_rng_free(r);
+  double sigma = lb_median_distance(y, m, d) / 4.0;
+  lb_metric_result res = {0}, fl = {0};
+  mmd_batches(x, n, y, m, d, sigma, &res);
+  mmd_batches(z, n, y, m, d, sigma, &fl);
+  res.floor = fl.estimate;
+  add(rows, nrows, steps, nfe, "mmd_q", &res);
+  if (strcmp(data, "moons") == 0 && d == 2) {
+    double p = moons_far(x, n);
+    lb_metric_result fr = {p, sqrt(p * (1 - p) / (double)n), moons_far(z, n), n};
+    add(rows, nrows, steps, nfe, "moons_far", &fr);
+  }
+  free(y);
+  free(z);
+  lb_data_free(dd);
+}
+
 /* ---- one cell -------------------------------------------------------- */
 
 typedef struct {
@@ -342,7 +482,8 @@ static int run_cell(const dexp *x, const dcell *c, const char *path,
   lb_metric_row *rows = NULL;
   size_t nrows = 0;
   if (!rc) {
-    lb_diffuse_cfg cfg = {m, s, x->samples, (uint64_t)c->seed, threads, 0, 0};
+    lb_diffuse_cfg cfg = {m, s, dsamples(x, c->model), (uint64_t)c->seed,
+                          threads, 0, 0};
     double t0 = omp_get_wtime();
     rc = lb_diffuse(&cfg, &run, e);
     run.wall_seconds = omp_get_wtime() - t0;
@@ -386,8 +527,18 @@ static int run_cell(const dexp *x, const dcell *c, const char *path,
       }
       free(cv);
       free(buf);
+    } else if (dm->data[0]) {
+      double *buf = lb_xcalloc(n * d, sizeof(double));
+      size_t nf = 0;
+      for (size_t r = 0; r < n; r++)
+        if (lb_all_finite(run.samples + r * d, d))
+          memcpy(buf + d * nf++, run.samples + r * d, d * sizeof(double));
+      ref_measures(dm->data, buf, nf, d, (uint64_t)c->seed, nfe, run.steps,
+                   &rows, &nrows);
+      free(buf);
     }
-    snprintf(run.target, sizeof run.target, "%s", dm->target);
+    snprintf(run.target, sizeof run.target, "%s",
+             dm->target[0] ? dm->target : dm->data);
     snprintf(run.sampler, sizeof run.sampler, "%s", s->desc);
     snprintf(run.init, sizeof run.init, "gaussian:var=1");
     lb_iso_now(run.created, sizeof run.created);
@@ -440,26 +591,30 @@ static int run_cell(const dexp *x, const dcell *c, const char *path,
 /* ---- the sweep -------------------------------------------------------- */
 
 static size_t expand(const dexp *x, dcell **out) {
-  size_t n = 0, cap = (size_t)(x->nm * x->ns * x->nn * x->nseeds);
+  size_t n = 0, cap = (size_t)(x->nm * x->ns * MAXN * x->nseeds);
   dcell *c = lb_xcalloc(cap, sizeof *c);
   for (int a = 0; a < x->nm; a++)
-    for (int b = 0; b < x->ns; b++)
-      for (int k = 0; k < x->nn; k++)
+    for (int b = 0; b < x->ns; b++) {
+      const long *nf = x->snn[b] ? x->snfe[b] : x->nfe;
+      const int nn = x->snn[b] ? x->snn[b] : x->nn;
+      for (int k = 0; k < nn; k++)
         for (int q = 0; q < x->nseeds; q++) {
           int pmm = strncmp(x->samplers[b], "pmm", 3) == 0;
-          if (x->nfe[k] < (pmm ? 2 : 1)) continue;
+          if (nf[k] < (pmm ? 2 : 1)) continue;
           dcell *w = &c[n++];
           w->model = a;
           w->sampler = b;
-          w->nfe = x->nfe[k];
+          w->nfe = nf[k];
           w->seed = x->seeds[q];
           snprintf(w->key, sizeof w->key,
-                   "diffusion|model=%s|target=%s|sampler=%s|nfe=%ld|seed=%ld|"
-                   "samples=%ld|metrics=%s",
-                   x->models[a].model, x->models[a].target, x->samplers[b],
-                   w->nfe, w->seed, x->samples, x->metrics);
+                   "diffusion|model=%s|created=%s|target=%s|data=%s|sampler=%s|"
+                   "nfe=%ld|seed=%ld|samples=%ld|metrics=%s|chain=engine",
+                   x->models[a].model, x->models[a].created,
+                   x->models[a].target, x->models[a].data, x->samplers[b],
+                   w->nfe, w->seed, dsamples(x, a), x->metrics);
           lb_hash_hex(w->key, w->hash);
         }
+    }
   *out = c;
   return n;
 }
