@@ -1,10 +1,24 @@
 # plots/diffusion_nfe.gp -- diffusion samplers against network calls (NFE)
-# with the exact oracle (experiment diffusion_nfe, README Diffusion), for model `model`
-# (default oracle; a trained model file's base name otherwise):
-#   (a) ring8: |per-mode variance error| var_rel, with its noise floor;
-#   (b) ring8: MMD (median bandwidth) with its floor: barely resolving;
-#   (c) Gaussian data N(0, 0.25 I): |exact relative variance error| of
-#       each sampler's output law (diffusion.md section 5; no Monte Carlo).
+# (experiment diffusion_nfe, README Diffusion): the oracle (discretisation
+# error alone) in the top row, the shipped trained models (discretisation
+# + learning error) in the bottom row:
+#   (a) oracle, ring8: |per-mode variance error| var_rel, with its floor;
+#   (b) oracle, N(0, 0.25 I): |exact relative variance error| of each
+#       sampler's output law (diffusion.md section 5; no Monte Carlo);
+#   (c) oracle, ring8: MMD^2 (median bandwidth) with its floor;
+#   (d) ring8.h5, ring8: |var_rel| with its floor;
+#   (e) moons.h5: |mmd_q - floor| (MMD^2 at a quarter of the median
+#       bandwidth against a data reference; floor: a data sample);
+#   (f) moons.h5: |moons_far - floor| (fraction farther than 0.5 from the
+#       arcs, against the data's own fraction).
+# Families are drawn as the paper selects them: DDPM = the best variant
+# (V1a-V1d, V2, V3) at each NFE, DPM-Solver and DPM-Solver++ = the best of
+# orders 2-3 x the three step choices at each NFE (thick, with points),
+# each member thin and dashed in the family's colour; DDIM; PMM options 1
+# and 2 with V2 and with the best V1 sub-variant (V1a-V1d) at each NFE.
+# "Best" = smallest |error| (for (e), (f): |estimate - floor|): where the
+# members differ by less than their SE the minimum is biased low by about
+# an SE; panel (b) has no noise.
 # Part of langbench.  GPL-3.0-or-later.
 #
 #   gnuplot -e "in='results/diffusion_nfe.csv'; out='results/figures/diffusion_nfe'" \
@@ -12,7 +26,9 @@
 #
 # Input: the tidy CSV of `langbench export` on the diffusion_nfe
 # experiment (columns target, sampler, K, option, ..., nfe_mean, metric,
-# estimate, stderr, floor; pmm cells of every K share one sampler value).
+# estimate, stderr, floor; the sampler column reads MODEL/SAMPLER, pmm
+# cells of every K share one sampler value, ';' for ',').  A panel whose
+# rows are missing stays empty.
 
 if (!exists("in") || !exists("out")) {
     print "usage: gnuplot -e \"in='diffusion_nfe.csv'; out='OUTSTEM'\" plots/diffusion_nfe.gp"
@@ -23,18 +39,39 @@ load LB_DIR . '/common.gp'
 
 ring = exists("ring") ? ring : 'gmm:preset=ring8'
 gauss = exists("gauss") ? gauss : 'gaussian:dim=2;var=0.25'
-model = exists("model") ? model : 'oracle'
-S = 'ddpm:variant=v2 ddpm:variant=v1d ddim:eta=0 dpmsolver:order=3;skip=logsnr dpmsolver++:order=3;skip=logsnr pmm:option=1;variant=v2 pmm:option=2;variant=v2 pmm:option=2;variant=v1c'
-# sampler column: MODEL/SAMPLER (pmm without K)
-L = 'DDPM-V2 DDPM-V1d DDIM DPM-Solver-3 DPM-Solver++-3 PMM-opt1 PMM-opt2 PMM-opt2-V1c'
+moons = exists("moons") ? moons : 'moons'
+ringmodel = exists("ringmodel") ? ringmodel : 'ring8.h5'
+moonsmodel = exists("moonsmodel") ? moonsmodel : 'moons.h5'
 
-sel(t, s, m) = sprintf("< awk -F, -v t='%s' -v s='%s/%s' -v m='%s' '$1==t && $2==s && $12==m {e=$13; if (e<0) e=-e; print $11, e, $14, $15}' %s | sort -g", t, model, s, m, q(in))
-flo(t, m) = sprintf("< awk -F, -v t='%s' -v m='%s' -v p='%s/' '$1==t && $12==m && index($2, p)==1 {f=$15; if (f<0) f=-f; print $11, f}' %s | sort -g", t, m, model, q(in))
+# single series: t target, s = MODEL/SAMPLER, m metric; sub = 1 takes
+# |estimate - floor|, else |estimate|
+one(t, s, m, sub) = sprintf("< awk -F, -v t='%s' -v s='%s' -v m='%s' -v f=%d '$1==t && $2==s && $12==m {e=$13-(f?$15:0); if (e<0) e=-e; print $11, e}' %s | sort -g", t, s, m, sub, q(in))
+# best of the members whose sampler starts with p (and not with x) at each NFE
+best(t, p, x, m, sub) = sprintf("< awk -F, -v t='%s' -v p='%s' -v x='%s' -v m='%s' -v f=%d '$1==t && index($2,p)==1 && (x==\"\" || index($2,x)!=1) && $12==m {e=$13-(f?$15:0); if (e<0) e=-e; if (!($11 in b) || e<b[$11]) b[$11]=e} END {for (k in b) print k, b[k]}' %s | sort -g", t, p, x, m, sub, q(in))
+flo(t, mo, m) = sprintf("< awk -F, -v t='%s' -v m='%s' -v p='%s/' '$1==t && $12==m && index($2, p)==1 {f=$15; if (f<0) f=-f; print $11, f}' %s | sort -g | uniq", t, m, mo, q(in))
+
+DDPMV = 'v1a v1b v1c v1d v2 v3'
+DPMV = 'order=2;skip=logsnr order=2;skip=time_uniform order=2;skip=time_quadratic order=3;skip=logsnr order=3;skip=time_uniform order=3;skip=time_quadratic'
+
+# one panel: target t, model mo, metric m, sub (see one())
+panel(t, mo, m, sub) = sprintf("plot for [v in DDPMV] one('%s', '%s/ddpm:variant='.v, '%s', %d) u 1:2 w l lt 1 lw 0.5 dt 3 notitle, \
+  for [v in DPMV] one('%s', '%s/dpmsolver:'.v, '%s', %d) u 1:2 w l lt 3 lw 0.5 dt 3 notitle, \
+  for [v in DPMV] one('%s', '%s/dpmsolver++:'.v, '%s', %d) u 1:2 w l lt 4 lw 0.5 dt 3 notitle, \
+  best('%s', '%s/ddpm:', '', '%s', %d) u 1:2 w lp lt 1 lw 2 t 'DDPM (best variant)', \
+  one('%s', '%s/ddim:eta=0', '%s', %d) u 1:2 w lp lt 2 t 'DDIM', \
+  best('%s', '%s/dpmsolver:', '', '%s', %d) u 1:2 w lp lt 3 lw 2 t 'DPM-Solver (best)', \
+  best('%s', '%s/dpmsolver++:', '', '%s', %d) u 1:2 w lp lt 4 lw 2 t 'DPM-Solver++ (best)', \
+  one('%s', '%s/pmm:option=1;variant=v2', '%s', %d) u 1:2 w lp lt 5 t 'PMM opt 1, V2', \
+  one('%s', '%s/pmm:option=2;variant=v2', '%s', %d) u 1:2 w lp lt 7 lw 2 t 'PMM opt 2, V2', \
+  best('%s', '%s/pmm:option=1;variant=v1', '', '%s', %d) u 1:2 w lp lt 6 dt 2 t 'PMM opt 1, best V1x', \
+  best('%s', '%s/pmm:option=2;variant=v1', '', '%s', %d) u 1:2 w lp lt 8 dt 2 t 'PMM opt 2, best V1x'", \
+  t, mo, m, sub, t, mo, m, sub, t, mo, m, sub, t, mo, m, sub, t, mo, m, sub, t, mo, m, sub, \
+  t, mo, m, sub, t, mo, m, sub, t, mo, m, sub, t, mo, m, sub, t, mo, m, sub)
 
 do for [kind in "png pdf"] {
-    eval lb_term(kind, 10.0, 3.8)
+    eval lb_term(kind, 11.0, 6.6)
     set output out . '.' . kind
-    set multiplot layout 1,3 title "Diffusion samplers with the exact oracle: error against network calls" font ',10'
+    set multiplot layout 2,3 title "Diffusion samplers: error against network calls (top: exact oracle; bottom: shipped trained models)" font ',10'
     set logscale xy
     set xrange [8:1300]
     set xlabel 'NFE per sample'
@@ -44,21 +81,31 @@ do for [kind in "png pdf"] {
 
     # fixed ranges: a series without rows leaves a panel empty, no error
     set yrange [1e-4:10]
-    set title '(a) ring8: |per-mode variance error|' font ',8'
+    set title '(a) oracle, ring8: |per-mode variance error|' font ',8'
     set ylabel '|var_rel|' noenhanced
-    plot for [i=1:words(S)] sel(ring, word(S, i), 'var_rel') u 1:2 w lp lt i t word(L, i), \
-         flo(ring, 'var_rel') u 1:2 w l lc rgb '#999999' dt 2 t 'floor'
-    set yrange [1e-5:1]
-    set title '(b) ring8: MMD (median bandwidth)' font ',8'
-    set key top right font ',7' noenhanced samplen 2 spacing 0.9
-    set ylabel 'MMD^2'
-    plot for [i=1:words(S)] sel(ring, word(S, i), 'mmd') u 1:2 w lp lt i t word(L, i), \
-         flo(ring, 'mmd') u 1:2 w l lc rgb '#999999' dt 2 t 'floor'
-    set yrange [1e-6:1]
-    set key off
-    set title '(c) N(0, 0.25 I): exact |variance error|' font ',8'
+    eval panel(ring, 'oracle', 'var_rel', 0) . ", flo(ring, 'oracle', 'var_rel') u 1:2 w l lc rgb LB_GREY dt 2 t 'floor'"
+    set yrange [1e-6:10]
+    set title '(b) oracle, N(0, 0.25 I): exact |variance error|' font ',8'
     set ylabel '|Var X_0 / v - 1|  (exact)' noenhanced
-    plot for [i=1:words(S)] sel(gauss, word(S, i), 'var_rel_exact') u 1:2 w lp lt i t word(L, i)
+    set key top right font ',6' noenhanced samplen 2 spacing 0.8
+    eval panel(gauss, 'oracle', 'var_rel_exact', 0)
+    set key off
+    set yrange [1e-5:1]
+    set title '(c) oracle, ring8: MMD^2 (median bw.)' font ',8'
+    set ylabel 'MMD^2'
+    eval panel(ring, 'oracle', 'mmd', 0) . ", flo(ring, 'oracle', 'mmd') u 1:2 w l lc rgb LB_GREY dt 2 t 'floor'"
+    set yrange [1e-4:10]
+    set title '(d) trained ring8.h5: |per-mode variance error|' font ',8'
+    set ylabel '|var_rel|' noenhanced
+    eval panel(ring, ringmodel, 'var_rel', 0) . ", flo(ring, ringmodel, 'var_rel') u 1:2 w l lc rgb LB_GREY dt 2 t 'floor'"
+    set yrange [1e-6:1]
+    set title '(e) trained moons.h5: |MMD^2_q - data floor|' font ',8'
+    set ylabel '|mmd_q - floor|' noenhanced
+    eval panel(moons, moonsmodel, 'mmd_q', 1)
+    set yrange [1e-5:1]
+    set title '(f) trained moons.h5: |far fraction - data|' font ',8'
+    set ylabel '|moons_far - floor|' noenhanced
+    eval panel(moons, moonsmodel, 'moons_far', 1)
     unset multiplot
     set output
 }
