@@ -32,6 +32,7 @@
 #include "simulate.h"
 #include "testutil.h"
 #include "udlaw.h"
+#include "vmath.h"
 
 /* ---- the ULMC coefficients ------------------------------------------------
  * Scaling relations (algorithms.md section 1), per coordinate:
@@ -113,6 +114,97 @@ Test(ulmc_coefs, series_branch) {
   cr_expect(relerr(a.GU, h * h / 2 * (1 - g * h / 3)) < 1e-15);
   cr_expect(relerr(a.vU, 2 * g * h * h * h / 3 * (1 - 3 * g * h / 4)) < 1e-15);
   cr_expect(relerr(a.cUV, g * h * h * (1 - g * h)) < 1e-15);
+}
+
+/* lb_expm1 (vmath.h, used for 1 - exp(-gamma tau)) against long-double
+ * expm1l: within 2 ulp on [-40, 0] (the domain used), 3 ulp on (0, 5]. */
+Test(vmath, expm1_within_2ulp) {
+  double worst[2] = {0, 0};
+  unsigned long s = 12345;
+  for (int i = 0; i < 400000; i++) {
+    s = s * 6364136223846793005UL + 1442695040888963407UL;
+    double u = (double)(s >> 11) * 0x1p-53;
+    /* four ranges: [-40, 0], [-1, 0], [-1e-6, 0], (0, 5] */
+    double x = i % 4 == 0 ? -40 * u : i % 4 == 1 ? -u : i % 4 == 2 ? -1e-6 * u : 5 * (1 - u);
+    long double ref = expm1l((long double)x);
+    double rd = (double)ref, ulp = nextafter(fabs(rd), INFINITY) - fabs(rd);
+    double err = (double)fabsl((long double)lb_expm1(x) - ref) / ulp;
+    int k = x > 0;
+    if (err > worst[k]) worst[k] = err;
+  }
+  cr_expect(worst[0] <= 2.0, "expm1 on [-40, 0]: %.2f ulp", worst[0]);
+  cr_expect(worst[1] <= 3.0, "expm1 on (0, 5]: %.2f ulp", worst[1]);
+  cr_expect(lb_expm1(0.0) == 0.0 && lb_expm1(-50.0) == -1.0 && lb_expm1(-1e300) == -1.0);
+  cr_expect(isnan(lb_expm1(NAN)));
+}
+
+/* The block operators compute the per-row coefficients in vector loops;
+ * each row must get exactly (bit for bit) what the scalar lb_ud_coefs
+ * gives, in the vector body and in the remainder, for durations across
+ * both branches, and for arrays of one repeated duration (broadcast). */
+static void op_coefs(const lb_dynamics *dy, size_t B, const double *tau,
+                     lb_ud_coef *c) {
+  size_t ld = lb_block_ld(B);
+  double y[2 * LB_BLOCK_MAX], b[LB_BLOCK_MAX], z[2 * LB_BLOCK_MAX];
+  const lb_dynamics_type *T = dy->type;
+  for (size_t r = 0; r < B; r++) y[r] = 0.0, y[ld + r] = 1.0;
+  T->apply_A(dy, B, ld, tau, NULL, y); /* (K, E) */
+  for (size_t r = 0; r < B; r++) c[r].K = y[r], c[r].E = y[ld + r];
+  for (size_t r = 0; r < B; r++) y[r] = y[ld + r] = 0.0, b[r] = 1.0;
+  T->add_G(dy, B, ld, tau, NULL, 1.0, b, y); /* (G_U, G_V) */
+  for (size_t r = 0; r < B; r++) c[r].GU = y[r], c[r].GV = y[ld + r];
+  for (size_t r = 0; r < B; r++) y[r] = y[ld + r] = 0.0, z[r] = 1.0, z[ld + r] = 0.0;
+  T->add_noise(dy, B, ld, tau, NULL, z, y); /* (L11, L21) */
+  for (size_t r = 0; r < B; r++) c[r].L11 = y[r], c[r].L21 = y[ld + r];
+  for (size_t r = 0; r < B; r++) y[r] = y[ld + r] = 0.0, z[r] = 0.0, z[ld + r] = 1.0;
+  T->add_noise(dy, B, ld, tau, NULL, z, y); /* (0, L22) */
+  for (size_t r = 0; r < B; r++) c[r].L22 = y[ld + r];
+}
+
+/* equal values (bit-identical unless zero: the extraction through y += ...
+ * turns -0 into +0) */
+static int same(double a, double b) { return a == b; }
+
+Test(ulmc_coefs, block_operators_match_scalar) {
+  lb_err e;
+  lb_target *t;
+  cr_assert_eq(lb_target_alloc("gaussian:dim=1", &t, &e), LB_OK);
+  const double gammas[] = {2.0, 0.1, 30.0};
+  for (size_t ig = 0; ig < 3; ig++) {
+    lb_dynamics dy;
+    lb_dynamics_setup(&dy, &lb_dynamics_underdamped, t, gammas[ig]);
+    enum { B = 37 }; /* 4 vectors of 8 and a remainder of 5 */
+    double tau[B];
+    lb_ud_coef c[B], ref;
+    for (size_t r = 0; r < B; r++) /* gamma tau from 1e-8 to 50, and 0 */
+      tau[r] = r == 0 ? 0.0 : 1e-8 * pow(5e9, (double)(r - 1) / (B - 2)) / gammas[ig];
+    for (int rep = 0; rep < 2; rep++) { /* computed, then from the cache */
+      op_coefs(&dy, B, tau, c);
+      for (size_t r = 0; r < B; r++) {
+        lb_ud_coefs(gammas[ig], tau[r], &ref);
+        cr_expect(same(c[r].K, ref.K) && same(c[r].E, ref.E) && same(c[r].GU, ref.GU) &&
+                      same(c[r].GV, ref.GV) && same(c[r].L11, ref.L11) &&
+                      same(c[r].L21, ref.L21) && same(c[r].L22, ref.L22),
+                  "gamma %g tau %g: block operator coefficients differ from lb_ud_coefs",
+                  gammas[ig], tau[r]);
+      }
+    }
+    /* one repeated duration (broadcast), then a prefix of it */
+    double h[64];
+    lb_ud_coef c64[64];
+    for (size_t r = 0; r < 64; r++) h[r] = 0.37 / gammas[ig];
+    lb_ud_coefs(gammas[ig], h[0], &ref);
+    const size_t nbs[] = {64, 5};
+    for (int k = 0; k < 2; k++) {
+      size_t nb = nbs[k];
+      op_coefs(&dy, nb, h, c64);
+      for (size_t r = 0; r < nb; r++)
+        cr_expect(same(c64[r].K, ref.K) && same(c64[r].GU, ref.GU) &&
+                      same(c64[r].L11, ref.L11) && same(c64[r].L22, ref.L22),
+                  "gamma %g, %zu rows of one duration", gammas[ig], nb);
+    }
+  }
+  lb_target_free(t);
 }
 
 /* ---- conformance ---------------------------------------------------------- */

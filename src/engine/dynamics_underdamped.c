@@ -10,16 +10,20 @@
  * Gaussian with (integrate the squared kernel)
  *   var_U = (2/gamma^2) psi(x),  psi(x) = x - 2(1 - E) + (1 - E^2)/2,
  *   cov_UV = (1 - E)^2 / gamma,  var_V = 1 - E^2.
- * 1 - E is -expm1(-x) everywhere.  G_U and var_U cancel catastrophically
- * for small x (G_U ~ tau^2/2, psi ~ x^3/3 from O(x) terms), so for x < 1
- * they come from their series:
+ * 1 - E is -expm1(-x) everywhere (vmath.h lb_expm1), and 1 - E^2 = (1 - E)
+ * (1 + E).  G_U and var_U cancel catastrophically for small x (G_U ~
+ * tau^2/2, psi ~ x^3/3 from O(x) terms), so for x < 1 they come from their
+ * series:
  *   G_U   = tau^2 sum_{k>=0} (-x)^k / (k+2)!
  *   var_U = 2 gamma tau^3 sum_{k>=3} (-1)^(k+1) (2^(k-1) - 2) x^(k-3) / k!
- * (the series of psi/x^3 = 1/3 - x/4 + 7x^2/60 - ...), summed until a term
- * falls below 1e-18 of the sum (by k = 30 for x < 1); the closed forms
- * lose at most one digit for x >= 1.  The noise is applied through the per-coordinate
- * Cholesky factor [[L11, 0], [L21, L22]] of [[var_U, cov_UV], [cov_UV,
- * var_V]].  G'(0) = lim G_h / h = (0, 1): the velocity kick.
+ * (the series of psi/x^3 = 1/3 - x/4 + 7x^2/60 - ...), truncated at a
+ * fixed degree (17 and 22: the first omitted term is below 1.2e-18 of
+ * the sum for x < 1) and evaluated by Horner, so that a vector loop can
+ * evaluate both the series and the closed forms and select per lane; the
+ * closed forms lose at most one digit for x >= 1.  The noise is applied
+ * through the per-coordinate Cholesky factor [[L11, 0], [L21, L22]] of
+ * [[var_U, cov_UV], [cov_UV, var_V]].  G'(0) = lim G_h / h = (0, 1): the
+ * velocity kick.
  *
  * The scaling relations hold (A is a semigroup; the noise over n steps is
  * the OU noise over n h), tested in tests/test_underdamped.c to near
@@ -27,18 +31,138 @@
  * (u_0..u_{d-1}, v_0..v_{d-1}) (in the block layout, component j of row
  * r at y[j*ld + r]); the n = 2d normals z of a row are used in pairs
  * (z_{2i}, z_{2i+1}) per coordinate i.
- * Each operator costs O(1) transcendental calls plus O(d).
+ * Each operator costs O(d) per row plus, for a duration array it has not
+ * seen, one vector pass over the rows per coefficient piece (below).
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "dynamics.h"
+#include "vmath.h"
 
-static void coefs(double gamma, double tau, lb_ud_coef *c);
+/* ---- the coefficients of one duration, in pieces ----------------------------
+ * Each piece is one inline function of gamma, tau and the earlier pieces,
+ * the same code for the scalar lb_ud_coefs and for the vector loops of
+ * the block operators, so a coefficient has the same bits whichever
+ * computes it (block.h).  Only basic IEEE operations and vmath.h (lb_exp,
+ * lb_expm1, lb_sqrt): no libm call, no branch (the series and the closed
+ * forms are both evaluated and one is selected), so the loops vectorise. */
 
-/* A small cache per thread: samplers call the operators with the same few
- * durations (h, alpha, ...) several times per step. */
+/* A: om = 1 - E = -expm1(-x), E = exp(-x), K = om / gamma. */
+static inline LB_ALWAYS_INLINE void piece_A(double g, double tau, double *om,
+                                            double *E, double *K) {
+  double x = g * tau;
+  double o = -lb_expm1(-x);
+  *om = o;
+  *E = lb_exp(-x);
+  *K = o / g;
+}
+
+/* sum_{k=0}^{17} (-x)^k / (k+2)! by Horner (first omitted term < 1.2e-18
+ * of the sum for 0 <= x < 1). */
+static inline LB_ALWAYS_INLINE double series_GU(double x) {
+  double s = -8.22063524662433e-18;
+  s = s * x + 1.5619206968586225e-16;
+  s = s * x - 2.8114572543455206e-15;
+  s = s * x + 4.779477332387385e-14;
+  s = s * x - 7.647163731819816e-13;
+  s = s * x + 1.1470745597729725e-11;
+  s = s * x - 1.6059043836821613e-10;
+  s = s * x + 2.08767569878681e-09;
+  s = s * x - 2.505210838544172e-08;
+  s = s * x + 2.755731922398589e-07;
+  s = s * x - 2.7557319223985893e-06;
+  s = s * x + 2.48015873015873e-05;
+  s = s * x - 0.0001984126984126984;
+  s = s * x + 0.001388888888888889;
+  s = s * x - 0.008333333333333333;
+  s = s * x + 0.041666666666666664;
+  s = s * x - 0.16666666666666666;
+  return s * x + 0.5;
+}
+
+/* psi(x) / x^3 = sum_{k=3}^{25} (-1)^(k+1) (2^(k-1) - 2) x^(k-3) / k! by
+ * Horner (first omitted term < 5e-19 of the sum for 0 <= x < 1). */
+static inline LB_ALWAYS_INLINE double series_vU(double x) {
+  double s = 1.0816186456847918e-18;
+  s = s * x - 1.3520231459322325e-17;
+  s = s * x + 1.622427388301662e-16;
+  s = s * x - 1.865790606867772e-15;
+  s = s * x + 2.052367710260443e-14;
+  s = s * x - 2.1549819854558418e-13;
+  s = s * x + 2.1549737648205952e-12;
+  s = s * x - 2.0472094573725967e-11;
+  s = s * x + 1.8424603970627936e-10;
+  s = s * x - 1.5660435427300506e-09;
+  s = s * x + 1.2527583625467223e-08;
+  s = s * x - 9.394540644540644e-08;
+  s = s * x + 6.574572546794769e-07;
+  s = s * x - 4.2713844797178134e-06;
+  s = s * x + 2.5603254769921436e-05;
+  s = s * x - 0.00014054232804232804;
+  s = s * x + 0.0006999559082892416;
+  s = s * x - 0.003125;
+  s = s * x + 0.012301587301587301;
+  s = s * x - 0.041666666666666664;
+  s = s * x + 0.11666666666666667;
+  s = s * x - 0.25;
+  return s * x + 1.0 / 3.0;
+}
+
+/* G: G_U from its series for x < 1, else (tau - K) / gamma (G_V = K). */
+static inline LB_ALWAYS_INLINE double piece_G(double g, double tau, double K) {
+  double x = g * tau;
+  double ser = tau * tau * series_GU(x), closed = (tau - K) / g;
+  return x < 1.0 ? ser : closed;
+}
+
+/* Noise covariance: var_U from its series for x < 1, else the closed
+ * form; cov_UV = om^2 / gamma; var_V = 1 - E^2 = om (1 + E). */
+static inline LB_ALWAYS_INLINE void piece_N(double g, double tau, double om,
+                                            double E, double *vU, double *cUV,
+                                            double *vV) {
+  double x = g * tau, om2 = om * (1.0 + E);
+  double ser = 2.0 * g * tau * tau * tau * series_vU(x);
+  double closed = 2.0 / (g * g) * (x - 2.0 * om + 0.5 * om2);
+  *vU = x < 1.0 ? ser : closed;
+  *cUV = om * om / g;
+  *vV = om2;
+}
+
+/* sqrt(x) for any finite x >= 0 by lb_sqrt (about 2 ulp; its bit-pattern
+ * start needs a normal argument, so x < 2^-900 is scaled by 2^1000, which
+ * is exact, and the root by 2^-500). */
+static inline LB_ALWAYS_INLINE double ud_sqrt(double x) {
+  int tiny = x < 0x1p-900;
+  double y = lb_sqrt(tiny ? x * 0x1p1000 : x);
+  return tiny ? y * 0x1p-500 : y;
+}
+
+/* The 2x2 Cholesky factor [[L11, 0], [L21, L22]], branch-free (var_U = 0,
+ * e.g. tau = 0: L11 = L21 = 0; a negative remainder, from rounding: 0). */
+static inline LB_ALWAYS_INLINE void piece_chol(double vU, double cUV,
+                                               double vV, double *L11,
+                                               double *L21, double *L22) {
+  int pos = vU > 0.0;
+  double l = ud_sqrt(pos ? vU : 0.0);
+  double l21 = pos ? cUV / (pos ? l : 1.0) : 0.0, r = vV - l21 * l21;
+  *L11 = l;
+  *L21 = l21;
+  *L22 = ud_sqrt(r > 0.0 ? r : 0.0);
+}
+
+static void coefs(double gamma, double tau, lb_ud_coef *c) {
+  double om;
+  piece_A(gamma, tau, &om, &c->E, &c->K);
+  c->GV = c->K;
+  c->GU = piece_G(gamma, tau, c->K);
+  piece_N(gamma, tau, om, c->E, &c->vU, &c->cUV, &c->vV);
+  piece_chol(c->vU, c->cUV, c->vV, &c->L11, &c->L21, &c->L22);
+}
+
+/* A small cache per thread: samplers and exact laws call with the same few
+ * durations (h, alpha, ...) again and again. */
 enum { NCACHE = 4 };
 static _Thread_local double c_gamma[NCACHE] = {-1, -1, -1, -1}, c_tau[NCACHE];
 static _Thread_local lb_ud_coef c_val[NCACHE];
@@ -58,109 +182,172 @@ void lb_ud_coefs(double gamma, double tau, lb_ud_coef *c) {
   *c = c_val[i];
 }
 
-static void coefs(double gamma, double tau, lb_ud_coef *c) {
-  double x = gamma * tau;
-  double om = -expm1(-x);       /* 1 - E */
-  double om2 = -expm1(-2.0 * x); /* 1 - E^2 */
-  c->E = exp(-x);
-  c->K = om / gamma;
-  c->GV = c->K;
-  if (x < 1.0) {
-    double s = 0.0, term = 0.5; /* (-x)^k / (k+2)! */
-    for (int k = 0; k < 30; k++) {
-      s += term;
-      if (fabs(term) < 1e-18 * s) break;
-      term *= -x / (double)(k + 3);
-    }
-    c->GU = tau * tau * s;
-    double s3 = 0.0, p = 1.0 / 6.0, pw = 4.0; /* x^(k-3)/k!, 2^(k-1) */
-    for (int k = 3; k < 33; k++) {
-      double tk = (pw - 2.0) * p;
-      s3 += (k & 1) ? tk : -tk;
-      if (tk < 1e-18 * s3) break;
-      p *= x / (double)(k + 1);
-      pw *= 2.0;
-    }
-    c->vU = 2.0 * gamma * tau * tau * tau * s3;
-  } else {
-    c->GU = (tau - c->K) / gamma;
-    c->vU = 2.0 / (gamma * gamma) * (x - 2.0 * om + 0.5 * om2);
-  }
-  c->cUV = om * om / gamma;
-  c->vV = om2;
-  if (c->vU > 0.0) {
-    c->L11 = sqrt(c->vU);
-    c->L21 = c->cUV / c->L11;
-    double r = c->vV - c->L21 * c->L21;
-    c->L22 = r > 0.0 ? sqrt(r) : 0.0;
-  } else {
-    c->L11 = c->L21 = 0.0;
-    c->L22 = sqrt(c->vV);
+/* ---- per-row coefficients of a block ----------------------------------------
+ * The operators take one duration per row.  The samplers call several
+ * operators on the same duration array (the Poisson midpoint method:
+ * apply_A then add_noise on a segment, apply_A then add_G on a midpoint
+ * time; ULMC all three on h), so the per-row coefficients of the last
+ * NENT distinct arrays are kept per thread, computed piece by piece on
+ * demand (apply_A needs A, add_G also G, add_noise also the noise): one
+ * vector pass per piece per distinct array.  An array is matched by the
+ * bits of its first B durations; a hit returns what the pieces compute,
+ * so the output does not depend on the cache.  An array of 8 or more
+ * rows of one repeated duration (ULMC's h, the full step alpha) is
+ * computed once, by the scalar lb_ud_coefs, broadcast to LB_BLOCK_MAX rows
+ * and kept in NUNI entries of its own, so the per-midpoint arrays do not
+ * evict it.  Cost of a miss: about 40 flops per row for A, 40 more for G,
+ * 100 more for the noise, in vector lanes. */
+
+enum { NENT = 4, NUNI = 2, P_A = 1, P_G = 2, P_N = 4 };
+typedef struct {
+  double gamma;
+  size_t n;       /* rows held */
+  unsigned parts; /* pieces computed for all n rows */
+  unsigned long stamp;
+  double tau[LB_BLOCK_MAX], om[LB_BLOCK_MAX], E[LB_BLOCK_MAX],
+      K[LB_BLOCK_MAX], GU[LB_BLOCK_MAX], L11[LB_BLOCK_MAX], L21[LB_BLOCK_MAX],
+      L22[LB_BLOCK_MAX];
+} ud_entry;
+static _Thread_local ud_entry ud_tab[NENT + NUNI]; /* NUNI: one duration */
+static _Thread_local unsigned long ud_clock;
+
+LB_VECTOR_CLONES
+static void fill_A(size_t n, double g, const double *restrict tau,
+                   double *restrict om, double *restrict E,
+                   double *restrict K) {
+#pragma omp simd
+  for (size_t r = 0; r < n; r++) {
+    double o, e, k;
+    piece_A(g, tau[r], &o, &e, &k);
+    om[r] = o;
+    E[r] = e;
+    K[r] = k;
   }
 }
 
-/* ---- block operators (dynamics.h): per-row coefficients, then
- * unit-stride loops over the rows of each coordinate.  Rows with equal
- * tau (every row in LMC-type steps) hit the one-entry cache. */
+LB_VECTOR_CLONES
+static void fill_G(size_t n, double g, const double *restrict tau,
+                   const double *restrict K, double *restrict GU) {
+#pragma omp simd
+  for (size_t r = 0; r < n; r++) GU[r] = piece_G(g, tau[r], K[r]);
+}
 
-/* Per-row durations differ (midpoint methods), so the coefficients of
- * the last UD_CACHE distinct (gamma, tau) seen by the thread are kept in
- * a direct-mapped table (a hit returns exactly what coefs computed, so
- * the output does not depend on it): the operators of one step reuse the
- * same few durations of each row. */
-#define UD_CACHE 256
-static _Thread_local struct {
-  double gamma, tau;
-  lb_ud_coef c;
-} ud_cache[UD_CACHE];
+LB_VECTOR_CLONES
+static void fill_N(size_t n, double g, const double *restrict tau,
+                   const double *restrict om, const double *restrict E,
+                   double *restrict L11, double *restrict L21,
+                   double *restrict L22) {
+#pragma omp simd
+  for (size_t r = 0; r < n; r++) {
+    double vU, cUV, vV, a, b, c;
+    piece_N(g, tau[r], om[r], E[r], &vU, &cUV, &vV);
+    piece_chol(vU, cUV, vV, &a, &b, &c);
+    L11[r] = a;
+    L21[r] = b;
+    L22[r] = c;
+  }
+}
 
-static void row_coefs(const lb_dynamics *dy, size_t B, const double *tau,
-                      lb_ud_coef *c) {
-  for (size_t r = 0; r < B; r++) {
-    uint64_t u;
-    memcpy(&u, &tau[r], sizeof u);
-    size_t k = (size_t)((u * 0x9E3779B97F4A7C15ULL) >> 56) % UD_CACHE;
-    if (ud_cache[k].tau == tau[r] && ud_cache[k].gamma == dy->gamma) {
-      c[r] = ud_cache[k].c;
+/* The least recently used of entries [lo, hi). */
+static ud_entry *lru(int lo, int hi) {
+  ud_entry *old = &ud_tab[lo];
+  for (int i = lo + 1; i < hi; i++)
+    if (ud_tab[i].stamp < old->stamp) old = &ud_tab[i];
+  return old;
+}
+
+static int same_bits(double a, double b) {
+  return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static const ud_entry *row_coefs(const lb_dynamics *dy, size_t B,
+                                 const double *tau, unsigned need) {
+  double g = dy->gamma;
+  ud_entry *e = NULL;
+  if (B == 0) return &ud_tab[0]; /* nothing to read */
+  for (int i = 0; i < NENT + NUNI && !e; i++) {
+    ud_entry *q = &ud_tab[i];
+    if (q->n >= B && q->gamma == g && same_bits(q->tau[0], tau[0]) &&
+        memcmp(q->tau, tau, B * sizeof *tau) == 0)
+      e = q;
+  }
+  if (!e) {
+    size_t r = 1;
+    while (r < B && same_bits(tau[r], tau[0])) r++;
+    if (r == B && B >= 8) { /* one duration: scalar, broadcast to all rows */
+      lb_ud_coef c;
+      lb_ud_coefs(g, tau[0], &c);
+      e = lru(NENT, NENT + NUNI);
+      e->n = LB_BLOCK_MAX;
+      for (r = 0; r < LB_BLOCK_MAX; r++) {
+        e->tau[r] = tau[0];
+        e->E[r] = c.E;
+        e->K[r] = c.K;
+        e->GU[r] = c.GU;
+        e->L11[r] = c.L11;
+        e->L21[r] = c.L21;
+        e->L22[r] = c.L22;
+      }
+      e->parts = P_A | P_G | P_N;
     } else {
-      lb_ud_coefs(dy->gamma, tau[r], &c[r]);
-      ud_cache[k].gamma = dy->gamma;
-      ud_cache[k].tau = tau[r];
-      ud_cache[k].c = c[r];
+      e = lru(0, NENT);
+      e->n = B;
+      e->parts = 0;
+      memcpy(e->tau, tau, B * sizeof *tau);
     }
+    e->gamma = g;
   }
+  e->stamp = ++ud_clock;
+  size_t n = e->n;
+  if (!(e->parts & P_A)) fill_A(n, g, e->tau, e->om, e->E, e->K);
+  e->parts |= P_A;
+  if ((need & P_G) && !(e->parts & P_G)) {
+    fill_G(n, g, e->tau, e->K, e->GU);
+    e->parts |= P_G;
+  }
+  if ((need & P_N) && !(e->parts & P_N)) {
+    fill_N(n, g, e->tau, e->om, e->E, e->L11, e->L21, e->L22);
+    e->parts |= P_N;
+  }
+  return e;
 }
 
+/* ---- block operators (dynamics.h): unit-stride loops over the rows of
+ * each coordinate with the per-row coefficients above. */
+
+LB_VECTOR_CLONES
 static void ud_apply_A(const lb_dynamics *dy, size_t B, size_t ld,
                        const double *tau, const double *t, double *y) {
   (void)t; /* time-homogeneous */
-  lb_ud_coef c[LB_BLOCK_MAX];
-  row_coefs(dy, B, tau, c);
+  const ud_entry *c = row_coefs(dy, B, tau, P_A);
+  const double *K = c->K, *E = c->E;
   size_t d = dy->d;
   for (size_t i = 0; i < d; i++) {
     double *u = y + i * ld, *v = y + (d + i) * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) {
-      u[r] += c[r].K * v[r];
-      v[r] *= c[r].E;
+      u[r] += K[r] * v[r];
+      v[r] *= E[r];
     }
   }
 }
 
+LB_VECTOR_CLONES
 static void ud_add_G(const lb_dynamics *dy, size_t B, size_t ld,
                      const double *tau, const double *t, double k,
                      const double *b, double *y) {
   (void)t;
-  lb_ud_coef c[LB_BLOCK_MAX];
+  const ud_entry *c = row_coefs(dy, B, tau, P_G);
   double gu[LB_BLOCK_MAX], gv[LB_BLOCK_MAX];
-  row_coefs(dy, B, tau, c);
   for (size_t r = 0; r < B; r++) {
-    gu[r] = k * c[r].GU;
-    gv[r] = k * c[r].GV;
+    gu[r] = k * c->GU[r];
+    gv[r] = k * c->K[r];
   }
   size_t d = dy->d;
   for (size_t i = 0; i < d; i++) {
     const double *bi = b + i * ld;
     double *u = y + i * ld, *v = y + (d + i) * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) {
       u[r] += gu[r] * bi[r];
       v[r] += gv[r] * bi[r];
@@ -168,30 +355,34 @@ static void ud_add_G(const lb_dynamics *dy, size_t B, size_t ld,
   }
 }
 
+LB_VECTOR_CLONES
 static void ud_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double k,
                         const double *b, double *y) {
   size_t d = dy->d;
   for (size_t i = 0; i < d; i++) {
     const double *bi = b + i * ld;
     double *v = y + (d + i) * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) v[r] += k * bi[r];
   }
 }
 
 /* Coordinate i takes the pair (z_{2i}, z_{2i+1}) of the row's n normals. */
+LB_VECTOR_CLONES
 static void ud_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
                          const double *tau, const double *t, const double *z,
                          double *y) {
   (void)t;
-  lb_ud_coef c[LB_BLOCK_MAX];
-  row_coefs(dy, B, tau, c);
+  const ud_entry *c = row_coefs(dy, B, tau, P_N);
+  const double *L11 = c->L11, *L21 = c->L21, *L22 = c->L22;
   size_t d = dy->d;
   for (size_t i = 0; i < d; i++) {
     const double *z1 = z + 2 * i * ld, *z2 = z + (2 * i + 1) * ld;
     double *u = y + i * ld, *v = y + (d + i) * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) {
-      u[r] += c[r].L11 * z1[r];
-      v[r] += c[r].L21 * z1[r] + c[r].L22 * z2[r];
+      u[r] += L11[r] * z1[r];
+      v[r] += L21[r] * z1[r] + L22[r] * z2[r];
     }
   }
 }
