@@ -159,6 +159,11 @@ ParameterizedTestParameters(conformance, nfe) {
       {"plmc:K=4,impl=fine", 2.0 - 1.0 / 4, 0},
       {"plmc:K=8,option=2", 2.0 - 1.0 / 8, 0},
       {"plmc:K=inf", 2.0, 0},
+      {"plmc:Kalpha=0.4", 2.0 - 1.0 / 4, 0}, /* K = 0.4 / 0.1 */
+      {"ulmc", 1.0, 1},
+      {"urlmc", 2.0, 1},
+      {"uplmc:K=4", 2.0 - 1.0 / 4, 0},
+      {"uplmc:K=inf", 2.0, 0},
   };
   return cr_make_param_array(nfe_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -171,6 +176,9 @@ ParameterizedTest(nfe_case *c, conformance, nfe) {
   cr_assert_eq(lb_target_alloc("gaussian:dim=2,var=1", &t, &e), LB_OK);
   cr_assert_eq(lb_sampler_alloc(c->spec, t, &s, &e), LB_OK, "%s", e.msg);
   cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+  cr_expect(fabs(lb_sampler_expected_nfe(s, 0.1) - c->per_step) < 1e-15,
+            "%s: expected_nfe %.17g, derived %.17g", c->spec,
+            lb_sampler_expected_nfe(s, 0.1), c->per_step);
   long T = 50;
   lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = 0.1,
                 .steps = T, .chains = 4000, .seed = 3, .threads = 2};

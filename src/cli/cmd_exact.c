@@ -93,6 +93,8 @@ static void usage(FILE *f) {
           "  vcov_I_J  Cov(V_t,I, V_t,J) for I <= J\n"
           "  uvcov_I_J Cov(U_t,I, V_t,J) for all I, J\n"
           "(velocities start from --init's v=/vvar=, default N(0, I)).\n"
+          "  nfe       expected drift evaluations per chain in steps 1..t "
+          "(last column)\n"
           "kl, w2 and w2_marg need a Gaussian iterate law (deterministic "
           "coefficients, e.g.\nlmc, or step 0) and are nan otherwise; kl is "
           "inf while the covariance is singular\n(point start).  Cost O(d^2) "
@@ -309,7 +311,8 @@ int lb_cmd_exact(int argc, char **argv) {
     for (size_t i = 0; i < d; i++)
       for (size_t j = 0; j < d; j++) printf(",uvcov_%zu_%zu", i, j);
   }
-  printf("\n");
+  printf(",nfe\n");
+  const double nfe_step = lb_sampler_expected_nfe(s, h);
   for (long step = 0; step <= steps; step++) {
     if (step > 0) {
       if (ud)
@@ -372,7 +375,7 @@ int lb_cmd_exact(int argc, char **argv) {
         for (size_t j = d; j < n; j++)
           printf(",%.17g", S[i * n + j] - m[i] * m[j]);
     }
-    printf("\n");
+    printf(",%.17g\n", (double)step * nfe_step);
   }
   rc = LB_OK;
 

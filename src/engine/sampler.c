@@ -28,6 +28,16 @@ const lb_sampler_type *lb_sampler_type_find(const char *name) {
   return NULL;
 }
 
+double lb_sampler_expected_nfe(const lb_sampler *s, double h) {
+  return s->type->expected_nfe ? s->type->expected_nfe(s, h) : 1.0;
+}
+
+double lb_nfe_two(const lb_sampler *s, double h) {
+  (void)s;
+  (void)h;
+  return 2.0;
+}
+
 int lb_sampler_alloc(const char *text, const lb_target *t, lb_sampler **out,
                      lb_err *e) {
   lb_spec s;

@@ -72,6 +72,8 @@ typedef struct {
   /* Fine steps per coarse step (K; 0 for K = infinity), NULL means 1. */
   long (*fine_steps)(const lb_sampler *s);
   lb_gauss_law2_fn gauss_law2; /* second-order states; NULL if none */
+  /* Expected drift evaluations per step of size h (NULL: exactly 1). */
+  double (*expected_nfe)(const lb_sampler *s, double h);
 } lb_sampler_type;
 
 struct lb_sampler {
@@ -97,6 +99,11 @@ size_t lb_pmm_work(const lb_sampler *s, size_t ld);
 void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double h, double t,
                  double *y, long *nfe, double *work);
 const lb_sampler_type *lb_sampler_type_find(const char *name);
+/* E[NFE] per step of size h, from the algorithm (what `exact` reports and
+ * the tests check the counted NFE against). */
+double lb_sampler_expected_nfe(const lb_sampler *s, double h);
+/* For families that spend exactly two evaluations per step. */
+double lb_nfe_two(const lb_sampler *s, double h);
 
 /* Parse SPEC, bind to target t, reject unknown keys. */
 int lb_sampler_alloc(const char *spec, const lb_target *t, lb_sampler **out,

@@ -512,6 +512,13 @@ static void pmm_gauss_law(const lb_sampler *s, double alpha, double li,
   out[2] = En;
 }
 
+/* E[NFE] per coarse step: 1 + the expected number of midpoints off index
+ * 0, 1 - 1/K for either option (Poisson(1) for K = inf). */
+static double pmm_expected_nfe(const lb_sampler *s, double alpha) {
+  const pmm_params p = pmm_at(s->state, alpha);
+  return p.K == 0 ? 2.0 : 2.0 - 1.0 / (double)p.K;
+}
+
 const lb_sampler_type lb_sampler_plmc = {
     .name = "plmc",
     .help = "plmc: Poisson midpoint method on overdamped Langevin.\n"
@@ -529,7 +536,8 @@ const lb_sampler_type lb_sampler_plmc = {
     .step = lb_pmm_step,
     .gauss_law = pmm_gauss_law,
     .step_coupled = pmm_step_coupled,
-    .fine_steps = pmm_fine_steps};
+    .fine_steps = pmm_fine_steps,
+    .expected_nfe = pmm_expected_nfe};
 
 /* ---- underdamped: uplmc --------------------------------------------------- */
 
@@ -560,4 +568,5 @@ const lb_sampler_type lb_sampler_uplmc = {
     .step = lb_pmm_step,
     .step_coupled = pmm_step_coupled,
     .fine_steps = pmm_fine_steps,
-    .gauss_law2 = pmm_gauss_law2};
+    .gauss_law2 = pmm_gauss_law2,
+    .expected_nfe = pmm_expected_nfe};

@@ -67,4 +67,5 @@ const lb_sampler_type lb_sampler_rlmc = {
     .dynamics = &lb_dynamics_overdamped,
     .work_size = rlmc_work,
     .step = rlmc_step,
-    .gauss_law = rlmc_gauss_law};
+    .gauss_law = rlmc_gauss_law,
+    .expected_nfe = lb_nfe_two};

@@ -140,4 +140,5 @@ const lb_sampler_type lb_sampler_urlmc = {
     .dynamics = &lb_dynamics_underdamped,
     .work_size = urlmc_work,
     .step = urlmc_step,
-    .gauss_law2 = urlmc_gauss_law2};
+    .gauss_law2 = urlmc_gauss_law2,
+    .expected_nfe = lb_nfe_two};
