@@ -136,7 +136,8 @@ Test(exact, cli_lmc_1d_closed_forms) {
                lines, 400, &n);
   cr_assert_eq(rc, 0);
   cr_assert_eq(n, 52, "header + 51 steps, got %d lines", n);
-  cr_expect_str_eq(lines[0], "step,mean_err,cov_err,kl,w2,w2_marg,mean_0,cov_0_0");
+  cr_expect_str_eq(lines[0],
+                   "step,mean_err,cov_err,kl,w2,w2_marg,mean_0,cov_0_0,nfe");
   const double a = 0.9, h = 0.1;
   double at = pow(a, 50), m = 2 * at, v = 2 * h * (1 - at * at) / (1 - a * a);
   const char *L = lines[51];
@@ -150,6 +151,7 @@ Test(exact, cli_lmc_1d_closed_forms) {
   cr_expect(fabs(field(L, 5) - w2) <= 1e-12 * w2);
   cr_expect(fabs(field(L, 1) - m) <= 1e-12);
   cr_expect(fabs(field(L, 2) - fabs(v - 1)) <= 1e-12);
+  cr_expect(field(L, 8) == 50, "nfe after 50 LMC steps: %g", field(L, 8));
   /* step 0 from a point: singular covariance, infinite KL */
   cr_expect(isinf(field(lines[1], 3)));
   /* random coefficients: kl, w2, w2_marg are nan */
@@ -158,6 +160,7 @@ Test(exact, cli_lmc_1d_closed_forms) {
   cr_assert_eq(rc, 0);
   cr_expect(isnan(field(lines[4], 3)) && isnan(field(lines[4], 4)));
   cr_expect(isfinite(field(lines[4], 2)));
+  cr_expect(field(lines[4], 11) == 6, "rlmc: 2 NFE per step"); /* d = 2 */
 }
 
 Test(exact, cli_bad_input_exit_2) {
