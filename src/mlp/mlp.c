@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "vmath.h"
+
 /* ---- architecture ------------------------------------------------------ */
 
 int lb_mlp_arch_init(lb_mlp_arch *a, size_t dim, size_t width, size_t depth,
@@ -54,72 +56,67 @@ void lb_mlp_init_params(const lb_mlp_arch *a, gsl_rng *r, double *theta) {
 
 /* ---- SiLU ----------------------------------------------------------------- */
 
-/* exp(u), u clamped to [-700, 700], in a form the compiler vectorises (no
- * libm call): u = k ln2 + r with k = nearest integer to u / ln2 (the
- * 1.5 2^52 shift trick), ln2 split in two so that k ln2_hi is exact, |r| <=
- * ln2 / 2; exp(r) by its Taylor polynomial of degree 12 (truncation
- * |r|^13 / 13! < 2e-16), times 2^k built from the exponent bits.  Relative
- * error a few ulps (tested against exp).  The clamp only matters where the
- * sigmoid is 0 or 1 to within 1e-304. */
-static inline double silu_exp(double u) {
-  u = u < -700.0 ? -700.0 : u > 700.0 ? 700.0 : u;
-  const double shift = 0x1.8p52;
-  double t = u * 0x1.71547652b82fep0 + shift;
-  double k = t - shift;
-  double r = (u - k * 0x1.62e42fefa3800p-1) - k * 0x1.ef35793c76730p-45;
-  double p = 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  union { double d; uint64_t i; } c = {t}, sc;
-  sc.i = (c.i - 0x4338000000000000ULL + 1023ULL) << 52;
-  return p * sc.d;
+/* sigmoid(z) = 1 / (1 + e^-z) from e = exp(-|z|) in (0, 1] (lb_exp of
+ * vmath.h: at most 1 ulp, no overflow for any z, a vector loop): q = 1 /
+ * (1 + e) is sigmoid(|z|), and sigmoid(z) = q for z >= 0, e q = sigmoid(z)
+ * for z < 0.  Relative error a few ulps; below z = -708 lb_exp flushes e
+ * to 0 and sigmoid to 0 (true value < 3.3e-308).  NaN gives NaN.  Cost
+ * one exp, one divide. */
+static inline LB_ALWAYS_INLINE double sigm(double z) {
+  double e = lb_exp(-fabs(z));
+  double q = 1.0 / (1.0 + e);
+  return z >= 0 ? q : e * q;
 }
 
-double lb_mlp_exp(double u) { return silu_exp(u); }
+double lb_mlp_sigmoid(double z) { return sigm(z); }
 
-/* Clones for AVX-512, AVX2 and the baseline, chosen at load time.  The
+/* Fused bias and SiLU over a rows x n block (leading dimension n), in
+ * place: u = Z + b[j] (b NULL: no bias), Z = silu(u) = u sigmoid(u); with
+ * D non-NULL also D = silu'(u) = s (1 + u (1 - s)), s = sigmoid(u), the
+ * factor the backward pass needs (so it keeps neither Z nor s).  One pass
+ * over the block instead of bias fill, SiLU and derivative passes.  The
  * build uses -std=c11, hence -ffp-contract=off: no clone fuses a multiply
  * and an add, so every clone gives the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define LB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LB_CLONES
-#endif
-
-/* s = sigmoid(z), h = z s (s may be NULL: h only). */
-LB_CLONES static void silu_fwd(size_t n, const double *z, double *s,
-                               double *h) {
-  if (s) {
+LB_VECTOR_CLONES static void bias_silu(size_t rows, size_t n, const double *b,
+                                       double *Z, double *D) {
+  for (size_t j = 0; j < rows; j++) {
+    double bj = b ? b[j] : 0.0, *z = Z + j * n;
+    if (D) {
+      double *dj = D + j * n;
 #pragma omp simd
-    for (size_t k = 0; k < n; k++) {
-      s[k] = 1.0 / (1.0 + silu_exp(-z[k]));
-      h[k] = z[k] * s[k];
-    }
-  } else {
+      for (size_t r = 0; r < n; r++) {
+        double u = z[r] + bj, s = sigm(u);
+        z[r] = u * s;
+        dj[r] = s * (1.0 + u * (1.0 - s));
+      }
+    } else {
 #pragma omp simd
-    for (size_t k = 0; k < n; k++) {
-      double sk = 1.0 / (1.0 + silu_exp(-z[k]));
-      h[k] = z[k] * sk;
+      for (size_t r = 0; r < n; r++) {
+        double u = z[r] + bj;
+        z[r] = u * sigm(u);
+      }
     }
   }
 }
 
-/* dh *= silu'(z) = s (1 + z (1 - s)). */
-LB_CLONES static void silu_back(size_t n, const double *z, const double *s,
-                                double *dh) {
+/* dh *= D elementwise (dZ = dH silu'(Z)). */
+LB_VECTOR_CLONES static void mul_into(size_t n, const double *D, double *dh) {
 #pragma omp simd
-  for (size_t k = 0; k < n; k++) dh[k] *= s[k] * (1.0 + z[k] * (1.0 - s[k]));
+  for (size_t k = 0; k < n; k++) dh[k] *= D[k];
+}
+
+/* sum of v[0..n) with 8 interleaved partial sums, combined in a fixed
+ * order: the result does not depend on the ISA, and the 8 chains keep the
+ * adder busy (a single chain waits 4 cycles per add). */
+static double rowsum(const double *v, size_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t r = 0;
+  for (; r + 8 <= n; r += 8)
+    for (int k = 0; k < 8; k++) acc[k] += v[r + k];
+  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+             ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; r < n; r++) s += v[r];
+  return s;
 }
 
 /* OpenBLAS runs its dgemm on one thread: the callers parallelise over
@@ -128,17 +125,33 @@ void lb_mlp_blas_serial(void) { openblas_set_num_threads(1); }
 
 /* ---- forward ------------------------------------------------------------ */
 
-/* Z = W H + b 1^T for layer l: H is in x B (leading dimension ldh), Z is
- * out x B (leading dimension ldz).  One dgemm after broadcasting b. */
-static void affine(const lb_mlp_arch *a, const double *theta, size_t l,
-                   size_t B, const double *H, size_t ldh, double *Z,
-                   size_t ldz) {
-  size_t in = a->in[l], out = a->out[l];
-  const double *W = theta + a->woff[l], *b = theta + a->boff[l];
-  for (size_t j = 0; j < out; j++)
-    for (size_t r = 0; r < B; r++) Z[j * ldz + r] = b[j];
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)out, (int)B,
-              (int)in, 1.0, W, (int)in, H, (int)ldh, 1.0, Z, (int)ldz);
+/* Z = W_l H for layer l (no bias): H is in x B (leading dimension ldh), Z
+ * out x B (leading dimension ldz); one row-major dgemm, the batch as the
+ * long dimension, beta = 0. */
+static void layer_gemm(const lb_mlp_arch *a, const double *theta, size_t l,
+                       size_t B, const double *H, size_t ldh, double *Z,
+                       size_t ldz) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)a->out[l],
+              (int)B, (int)a->in[l], 1.0, theta + a->woff[l], (int)a->in[l],
+              H, (int)ldh, 0.0, Z, (int)ldz);
+}
+
+/* Hidden layers 1..depth-1 and the output layer from H = the first hidden
+ * layer's activations (width x B, in P); Q is another width x B buffer. */
+static void forward_tail(const lb_mlp_arch *a, const double *theta, size_t B,
+                         double *P, double *Q, double *y, size_t ldy) {
+  size_t w = a->width, L = a->depth;
+  double *H = P, *Z = Q;
+  for (size_t l = 1; l < L; l++) {
+    layer_gemm(a, theta, l, B, H, B, Z, B);
+    bias_silu(w, B, theta + a->boff[l], Z, NULL);
+    double *t = H;
+    H = Z, Z = t;
+  }
+  layer_gemm(a, theta, L, B, H, B, y, ldy);
+  const double *b = theta + a->boff[L];
+  for (size_t i = 0; i < a->dim; i++)
+    for (size_t r = 0; r < B; r++) y[i * ldy + r] += b[i];
 }
 
 size_t lb_mlp_forward_work(const lb_mlp_arch *a, size_t B) {
@@ -152,23 +165,59 @@ void lb_mlp_forward(const lb_mlp_arch *a, const double *theta, size_t B,
   double *H0 = work, *P = H0 + (d + LB_MLP_EMB) * B, *Q = P + w * B;
   for (size_t i = 0; i < d; i++) memcpy(H0 + i * B, x + i * ldx, B * sizeof *x);
   memcpy(H0 + d * B, emb, LB_MLP_EMB * B * sizeof *emb);
-  const double *H = H0;
-  for (size_t l = 0; l < a->depth; l++) {
-    double *Z = (l & 1) ? Q : P;
-    affine(a, theta, l, B, H, B, Z, B);
-    silu_fwd(w * B, Z, NULL, Z);
-    H = Z;
+  layer_gemm(a, theta, 0, B, H0, B, P, B);
+  bias_silu(w, B, theta + a->boff[0], P, NULL);
+  forward_tail(a, theta, B, P, Q, y, ldy);
+}
+
+void lb_mlp_step_part(const lb_mlp_arch *a, const double *theta, double s,
+                      double *c) {
+  double emb[LB_MLP_EMB];
+  lb_mlp_embed(s, emb, 1);
+  size_t in = a->in[0], d = a->dim;
+  const double *W = theta + a->woff[0], *b = theta + a->boff[0];
+  for (size_t j = 0; j < a->width; j++) {
+    double t = 0;
+    for (size_t k = 0; k < LB_MLP_EMB; k++) t += W[j * in + d + k] * emb[k];
+    c[j] = b[j] + t;
   }
-  affine(a, theta, a->depth, B, H, B, y, ldy);
+}
+
+size_t lb_mlp_forward_c0_work(const lb_mlp_arch *a, size_t B) {
+  return a->width * B;
+}
+
+void lb_mlp_forward_c0(const lb_mlp_arch *a, const double *theta, size_t B,
+                       const double *x, size_t ldx, double *Z0, double *y,
+                       size_t ldy, double *work) {
+  size_t d = a->dim, w = a->width, in = a->in[0];
+  const double *W = theta + a->woff[0];
+  if (d <= 8) {
+    /* a K = d product is not worth a dgemm call: rank-d update by hand */
+    for (size_t j = 0; j < w; j++) {
+      double *z = Z0 + j * B;
+      for (size_t i = 0; i < d; i++) {
+        double wji = W[j * in + i];
+        const double *xi = x + i * ldx;
+#pragma omp simd
+        for (size_t r = 0; r < B; r++) z[r] += wji * xi[r];
+      }
+    }
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)w, (int)B,
+                (int)d, 1.0, W, (int)in, x, (int)ldx, 1.0, Z0, (int)B);
+  }
+  bias_silu(w, B, NULL, Z0, NULL);
+  forward_tail(a, theta, B, Z0, work, y, ldy);
 }
 
 /* ---- loss and backward -------------------------------------------------- */
 
-/* Work: H0 [(d+emb) x B], then per hidden layer Z_l, S_l = sigmoid(Z_l),
- * H_{l+1} = Z_l S_l (each w x B), the output Y (d x B), and two w x B
- * buffers for the back-propagated dH / dZ. */
+/* Work: H0 [(d+emb) x B], then per hidden layer H_l = silu(Z_l) and D_l =
+ * silu'(Z_l) (each w x B), the output Y (d x B), and two w x B buffers for
+ * the back-propagated dH / dZ. */
 size_t lb_mlp_train_work(const lb_mlp_arch *a, size_t B) {
-  return ((a->dim + LB_MLP_EMB) + 3 * a->depth * a->width + a->dim +
+  return ((a->dim + LB_MLP_EMB) + 2 * a->depth * a->width + a->dim +
           2 * a->width) * B;
 }
 
@@ -176,32 +225,34 @@ double lb_mlp_loss_grad(const lb_mlp_arch *a, const double *theta, size_t B,
                         const double *x, const double *emb,
                         const double *target, double *grad, double *work) {
   size_t d = a->dim, w = a->width, L = a->depth;
-  double *H0 = work, *Zs = H0 + (d + LB_MLP_EMB) * B;
-  double *Ss = Zs + L * w * B, *Hs = Ss + L * w * B;
-  double *Y = Hs + L * w * B, *dA = Y + d * B, *dB = dA + w * B;
+  double *H0 = work, *Hs = H0 + (d + LB_MLP_EMB) * B, *Ds = Hs + L * w * B;
+  double *Y = Ds + L * w * B, *dA = Y + d * B, *dB = dA + w * B;
   memcpy(H0, x, d * B * sizeof *x);
   memcpy(H0 + d * B, emb, LB_MLP_EMB * B * sizeof *emb);
 
-  /* forward, keeping Z, sigmoid(Z) and H of every hidden layer */
+  /* forward, keeping H and silu'(Z) of every hidden layer */
   const double *H = H0;
   for (size_t l = 0; l < L; l++) {
-    double *Z = Zs + l * w * B, *S = Ss + l * w * B, *Hn = Hs + l * w * B;
-    affine(a, theta, l, B, H, B, Z, B);
-    silu_fwd(w * B, Z, S, Hn);
+    double *Hn = Hs + l * w * B;
+    layer_gemm(a, theta, l, B, H, B, Hn, B);
+    bias_silu(w, B, theta + a->boff[l], Hn, Ds + l * w * B);
     H = Hn;
   }
-  affine(a, theta, L, B, H, B, Y, B);
+  layer_gemm(a, theta, L, B, H, B, Y, B);
 
-  /* loss; dY = 2 (Y - target), kept in Y */
+  /* loss; dY = 2 (Y + b - target), kept in Y */
+  const double *bL = theta + a->boff[L];
   double loss = 0;
-  for (size_t k = 0; k < d * B; k++) {
-    double r = Y[k] - target[k];
-    loss += r * r;
-    Y[k] = 2.0 * r;
-  }
+  for (size_t i = 0; i < d; i++)
+    for (size_t r = 0; r < B; r++) {
+      size_t k = i * B + r;
+      double res = (Y[k] + bL[i]) - target[k];
+      loss += res * res;
+      Y[k] = 2.0 * res;
+    }
 
   /* backward, layer by layer: dW = dZ H^T, db = dZ 1, dH = W^T dZ, and
-   * dZ = dH * silu'(Z) with silu'(z) = s (1 + z (1 - s)), s = sigmoid(z). */
+   * dZ = dH * silu'(Z). */
   const double *dZ = Y;
   for (size_t l = L + 1; l-- > 0;) {
     size_t in = a->in[l], out = a->out[l];
@@ -209,18 +260,13 @@ double lb_mlp_loss_grad(const lb_mlp_arch *a, const double *theta, size_t B,
     double *gW = grad + a->woff[l], *gb = grad + a->boff[l];
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)out, (int)in,
                 (int)B, 1.0, dZ, (int)B, Hin, (int)B, 0.0, gW, (int)in);
-    for (size_t j = 0; j < out; j++) {
-      double s = 0;
-      for (size_t r = 0; r < B; r++) s += dZ[j * B + r];
-      gb[j] = s;
-    }
+    for (size_t j = 0; j < out; j++) gb[j] = rowsum(dZ + j * B, B);
     if (l == 0) break;
     double *dH = (dZ == dA) ? dB : dA;
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)B,
                 (int)out, 1.0, theta + a->woff[l], (int)in, dZ, (int)B, 0.0,
                 dH, (int)B);
-    const double *Z = Zs + (l - 1) * w * B, *S = Ss + (l - 1) * w * B;
-    silu_back(w * B, Z, S, dH);
+    mul_into(w * B, Ds + (l - 1) * w * B, dH);
     dZ = dH;
   }
   return loss;
@@ -228,10 +274,11 @@ double lb_mlp_loss_grad(const lb_mlp_arch *a, const double *theta, size_t B,
 
 /* ---- optimiser ---------------------------------------------------------- */
 
-void lb_adam_step(size_t n, double *theta, double *m, double *v,
+LB_VECTOR_CLONES void lb_adam_step(size_t n, double *theta, double *m, double *v,
                   const double *g, double lr, double b1, double b2,
                   double eps, long t) {
   double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
+#pragma omp simd
   for (size_t k = 0; k < n; k++) {
     m[k] = b1 * m[k] + (1.0 - b1) * g[k];
     v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
@@ -239,7 +286,8 @@ void lb_adam_step(size_t n, double *theta, double *m, double *v,
   }
 }
 
-void lb_ema_update(size_t n, double *ema, const double *theta, double decay) {
+LB_VECTOR_CLONES void lb_ema_update(size_t n, double *ema, const double *theta, double decay) {
+#pragma omp simd
   for (size_t k = 0; k < n; k++)
     ema[k] = decay * ema[k] + (1.0 - decay) * theta[k];
 }

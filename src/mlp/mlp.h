@@ -63,8 +63,9 @@ void lb_mlp_embed(double s, double *out, size_t stride);
  * [-1/sqrt(in_l), 1/sqrt(in_l)], drawn in buffer order from r. */
 void lb_mlp_init_params(const lb_mlp_arch *a, gsl_rng *r, double *theta);
 
-/* The exponential used by SiLU (exposed for the tests). */
-double lb_mlp_exp(double u);
+/* The sigmoid used by SiLU, 1 / (1 + exp(-z)) through vmath.h's lb_exp
+ * (exposed for the tests). */
+double lb_mlp_sigmoid(double z);
 
 /* Make OpenBLAS single-threaded (called before any dgemm here). */
 void lb_mlp_blas_serial(void);
@@ -79,6 +80,23 @@ size_t lb_mlp_forward_work(const lb_mlp_arch *a, size_t B);
 void lb_mlp_forward(const lb_mlp_arch *a, const double *theta, size_t B,
                     const double *x, size_t ldx, const double *emb, double *y,
                     size_t ldy, double *work);
+
+/* The first layer's step part c(s) = b_0 + W_0[:, dim:] emb(s) (width
+ * values into c): it depends on the step only, so an evaluation that
+ * meets a step many times (every row of an ancestral sampling step, or a
+ * table over the integer steps of a fixed network) computes it once. */
+void lb_mlp_step_part(const lb_mlp_arch *a, const double *theta, double s,
+                      double *c);
+/* Doubles of work for lb_mlp_forward_c0 on B rows. */
+size_t lb_mlp_forward_c0_work(const lb_mlp_arch *a, size_t B);
+/* The forward pass given the step parts: on entry Z0[j * B + r] =
+ * c(s_r)_j (width x B; overwritten), x coordinate-major (leading dimension
+ * ldx); y as lb_mlp_forward.  Mathematically lb_mlp_forward; the first
+ * layer then costs 2 dim width flops per row instead of 2 (dim + 32)
+ * width. */
+void lb_mlp_forward_c0(const lb_mlp_arch *a, const double *theta, size_t B,
+                       const double *x, size_t ldx, double *Z0, double *y,
+                       size_t ldy, double *work);
 
 /* Doubles of work for lb_mlp_loss_grad on B rows. */
 size_t lb_mlp_train_work(const lb_mlp_arch *a, size_t B);
