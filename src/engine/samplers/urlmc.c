@@ -36,6 +36,7 @@
 
 #include "sampler.h"
 #include "udlaw.h"
+#include "vmath.h"
 
 /* work: W, ym, kick, z (n x ld each), b0, bm (d x ld each), a, t, delta,
  * h, time (ld each) */
@@ -45,6 +46,7 @@ static size_t urlmc_work(const lb_sampler *s, size_t ld) {
 
 /* Row r draws a from blk->r, then its 2n normals (W_t, then the rest of
  * the path) from blk->rz. */
+LB_VECTOR_CLONES
 static void urlmc_step(const lb_sampler *s, const lb_block *blk, double h,
                        double t0, double *y, long *nfe, double *work) {
   const lb_dynamics *dy = &s->dyn;
@@ -53,15 +55,16 @@ static void urlmc_step(const lb_sampler *s, const lb_block *blk, double h,
   double *W = work, *ym = W + n * ld, *kick = ym + n * ld, *z = kick + n * ld;
   double *b0 = z + n * ld, *bm = b0 + d * ld;
   double *t = bm + d * ld, *delta = t + ld, *hh = delta + ld, *tm = hh + ld;
+  lb_streams_uniform_block(blk->r, B, NULL, t); /* a, one per row */
   for (size_t r = 0; r < B; r++) {
-    double a = lb_streams_uniform(blk->r, r);
-    t[r] = a * h;
+    t[r] = t[r] * h;
     delta[r] = h - t[r];
     hh[r] = h;
     tm[r] = t0;
     nfe[r] = 2;
   }
   lb_dynamics_drift(dy, B, ld, y, tm, b0);
+#pragma omp simd
   for (size_t k = 0; k < n * ld; k++) {
     W[k] = 0.0;
     kick[k] = 0.0;
@@ -71,6 +74,7 @@ static void urlmc_step(const lb_sampler *s, const lb_block *blk, double h,
   T->add_noise(dy, B, ld, t, NULL, z, W); /* W_t */
   T->apply_A(dy, B, ld, t, NULL, ym);
   T->add_G(dy, B, ld, t, NULL, 1.0, b0, ym);
+#pragma omp simd
   for (size_t k = 0; k < n * ld; k++) ym[k] += W[k];
   for (size_t r = 0; r < B; r++) tm[r] = t0 + t[r];
   lb_dynamics_drift(dy, B, ld, ym, tm, bm);
@@ -80,6 +84,7 @@ static void urlmc_step(const lb_sampler *s, const lb_block *blk, double h,
   T->add_Gdot(dy, B, ld, h, bm, kick);
   T->apply_A(dy, B, ld, delta, NULL, kick); /* h A_delta G'(0) b(U_mid) */
   T->apply_A(dy, B, ld, hh, NULL, y);
+#pragma omp simd
   for (size_t k = 0; k < n * ld; k++) y[k] += W[k] + kick[k];
 }
 
