@@ -154,6 +154,50 @@ Test(vmath, exp_within_2ulp) {
   cr_expect(fabs(lb_exp(709.0) / exp(709.0) - 1.0) < 4 * DBL_EPSILON);
 }
 
+/* The fused kernels (vmath.h, *_fma) against long double references on
+ * 10^6 points each: exp on [-708, 0] and [-3, 3] (2 ulp, as lb_exp), log
+ * on (0, 1] (2 ulp), sqrt on [0, 80] (2 ulp), sin and cos of 2 pi u
+ * (2 ulp of 1, their error is absolute near the zeros); edge cases. */
+static double ulps(double y, long double t) {
+  if (t == 0.0L) return y == 0.0 ? 0.0 : HUGE_VAL;
+  int e;
+  frexpl(t, &e);
+  return (double)(fabsl((long double)y - t) / ldexpl(1.0L, e - 53));
+}
+
+Test(vmath, fma_kernels_within_2ulp) {
+  uint64_t st = 777;
+  double wexp = 0, wlog = 0, wsq = 0, wsc = 0;
+  for (long k = 0; k < 1000000; k++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    double u = (double)(st >> 11) * 0x1.0p-53;
+    double x = k % 2 ? -708.0 * u : 6.0 * u - 3.0;
+    wexp = fmax(wexp, ulps(lb_exp_fma(x), expl((long double)x)));
+    double v = 1.0 - u; /* (0, 1] */
+    if (k % 3 == 0) v = ldexp(v, -(int)(k % 1000)); /* small arguments */
+    wlog = fmax(wlog, ulps(lb_log_fma(v), logl((long double)v)));
+    double q = 80.0 * u;
+    wsq = fmax(wsq, ulps(lb_sqrt_fma(q), sqrtl((long double)q)));
+    double sn, cs;
+    lb_sincos2pi_fma(u, &sn, &cs);
+    long double a = 2.0L * 3.14159265358979323846264338327950288L * (long double)u;
+    double es = (double)(fabsl((long double)sn - sinl(a)) / 0x1p-53L);
+    double ec = (double)(fabsl((long double)cs - cosl(a)) / 0x1p-53L);
+    wsc = fmax(wsc, fmax(es, ec));
+  }
+  cr_expect(wexp <= 2.0, "lb_exp_fma: %.3f ulp", wexp);
+  cr_expect(wlog <= 2.0, "lb_log_fma: %.3f ulp", wlog);
+  cr_expect(wsq <= 2.0, "lb_sqrt_fma: %.3f ulp", wsq);
+  cr_expect(wsc <= 2.0, "lb_sincos2pi_fma: %.3f ulp of 1", wsc);
+  cr_expect_eq(lb_exp_fma(0.0), 1.0);
+  cr_expect_eq(lb_exp_fma(-HUGE_VAL), 0.0);
+  cr_expect_eq(lb_exp_fma(-800.0), 0.0);
+  cr_expect(isnan(lb_exp_fma(NAN)));
+  cr_expect_eq(lb_log_fma(1.0), 0.0);
+  cr_expect_eq(lb_sqrt_fma(0.0), 0.0);
+  cr_expect_eq(lb_sqrt_fma(4.0), 2.0);
+}
+
 /* ---- the noise (rng.h) ------------------------------------------------
  * Philox4x32-10 against Random123's reference on random counters and
  * keys; the Box-Muller normals of lb_streams_gauss against N(0, 1):
@@ -215,6 +259,29 @@ Test(noise, box_muller_is_standard_normal) {
   cr_expect(fabs(pos - 0.5) < LB_TEST_NSE * sqrt(0.25 / N), "P(z > 0) %g",
             pos);
   cr_expect(fabs(cross) < LB_TEST_NSE * sqrt(1.0 / P), "pair corr %g", cross);
+  lb_streams_free(s);
+}
+
+/* The vector Philox lanes (AVX-512, AVX2 or C, rng.c) give the words of
+ * lb_philox4x32_10: uniforms of 61 rows in one call against the one-row
+ * draw, which rebuilds the counter (pos, chain, substream) by hand. */
+Test(noise, philox_lanes_match_the_scalar_function) {
+  const size_t rows = 61;
+  lb_streams *s = lb_streams_alloc(rows);
+  uint64_t seed = 0x9876543210abcdefULL;
+  for (size_t j = 0; j < rows; j++) lb_streams_seed(s, j, seed, 1000 * j + 7, 3);
+  double u[61];
+  for (uint32_t pos = 0; pos < 20; pos++) {
+    lb_streams_uniform_block(s, rows, NULL, u);
+    for (size_t j = 0; j < rows; j++) {
+      uint64_t chain = 1000 * j + 7;
+      uint32_t c[4] = {pos, 0, (uint32_t)chain, (uint32_t)((chain >> 32) << 8) | 3};
+      uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)}, w[4];
+      lb_philox4x32_10(c, key, w);
+      uint64_t m52 = ((uint64_t)w[0] << 20) | (w[1] >> 12);
+      cr_assert_eq(u[j], (double)m52 * 0x1p-52, "row %zu, block %u", j, pos);
+    }
+  }
   lb_streams_free(s);
 }
 
