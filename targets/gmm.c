@@ -82,6 +82,8 @@ typedef struct {
   double *isd, *prec;  /* [m*d] 1/sd and 1/sd^2 (diagonal components) */
   unsigned char *full; /* [m] 1 when component k uses chol */
   int any_full;
+  int all_iso;         /* every component isotropic (sd_k,i = sd_k) */
+  double *hprec;       /* [m] -1/(2 sd_k,0^2) (the isotropic kernel) */
   gsl_ran_discrete_t *pick;
 } gmm_state;
 
@@ -206,20 +208,32 @@ static void gmm_grad(const void *vs, const double *x, double *g) {
 #define VL 8
 
 static inline LB_ALWAYS_INLINE void diag_chunk(const gmm_state *s,
-                                               const size_t d,
+                                               const size_t d, const int iso,
                                                const double *restrict x,
                                                size_t lx, double *restrict g,
                                                size_t lg) {
   const size_t m = s->m;
-  double acc[4][VL]; /* the accumulators when d <= 4, else g itself */
+  double acc[4][VL], xr[4][VL]; /* for d <= 4: accumulators, x */
   double *ga = d <= 4 ? &acc[0][0] : g;
   size_t la = d <= 4 ? VL : lg;
+  const double *xp = x;
+  size_t lp = lx;
+  if (d <= 4) {
+#pragma GCC unroll 4
+    for (size_t i = 0; i < d; i++) {
+#pragma omp simd
+      for (size_t l = 0; l < VL; l++) xr[i][l] = x[i * lx + l];
+    }
+    xp = &xr[0][0];
+    lp = VL;
+  }
   double mx[VL], sum[VL];
 #pragma omp simd
   for (size_t l = 0; l < VL; l++) {
     mx[l] = -HUGE_VAL;
     sum[l] = 0.0;
   }
+#pragma GCC unroll 4
   for (size_t i = 0; i < d; i++) {
 #pragma omp simd
     for (size_t l = 0; l < VL; l++) ga[i * la + l] = 0.0;
@@ -230,22 +244,24 @@ static inline LB_ALWAYS_INLINE void diag_chunk(const gmm_state *s,
 #pragma omp simd
     for (size_t l = 0; l < VL; l++) mn[l] = mx[l];
     for (size_t c = 0; c < kc; c++) {
-      const double *mu = s->mu + (k0 + c) * d, *isd = s->isd + (k0 + c) * d;
+      const size_t k = k0 + c;
+      const double *mu = s->mu + k * d, *isd = s->isd + k * d;
       double q[VL];
 #pragma omp simd
       for (size_t l = 0; l < VL; l++) q[l] = 0.0;
+#pragma GCC unroll 4
       for (size_t i = 0; i < d; i++) {
         double mi = mu[i], si = isd[i];
 #pragma omp simd
         for (size_t l = 0; l < VL; l++) {
-          double y = (x[i * lx + l] - mi) * si;
+          double y = iso ? xp[i * lp + l] - mi : (xp[i * lp + l] - mi) * si;
           q[l] = fma(y, y, q[l]);
         }
       }
-      double lc = s->logc[k0 + c];
+      double lc = s->logc[k], hp = iso ? s->hprec[k] : -0.5;
 #pragma omp simd
       for (size_t l = 0; l < VL; l++) {
-        double v = fma(-0.5, q[l], lc);
+        double v = fma(hp, q[l], lc);
         L[c][l] = v;
         mn[l] = v > mn[l] ? v : mn[l];
       }
@@ -257,6 +273,7 @@ static inline LB_ALWAYS_INLINE void diag_chunk(const gmm_state *s,
         sc[l] = lb_exp_fma(mx[l] - mn[l]);
         sum[l] *= sc[l];
       }
+#pragma GCC unroll 4
       for (size_t i = 0; i < d; i++) {
 #pragma omp simd
         for (size_t l = 0; l < VL; l++) ga[i * la + l] *= sc[l];
@@ -265,24 +282,30 @@ static inline LB_ALWAYS_INLINE void diag_chunk(const gmm_state *s,
 #pragma omp simd
     for (size_t l = 0; l < VL; l++) mx[l] = mn[l];
     for (size_t c = 0; c < kc; c++) {
-      const double *mu = s->mu + (k0 + c) * d, *pr = s->prec + (k0 + c) * d;
-      double w[VL];
+      const size_t k = k0 + c;
+      const double *mu = s->mu + k * d, *pr = s->prec + k * d;
+      double w[VL], wp[VL], pk = iso ? s->prec[k * d] : 1.0;
 #pragma omp simd
       for (size_t l = 0; l < VL; l++) {
         w[l] = lb_exp_fma(L[c][l] - mx[l]);
         sum[l] += w[l];
+        wp[l] = w[l] * pk;
       }
+#pragma GCC unroll 4
       for (size_t i = 0; i < d; i++) {
         double mi = mu[i], pi = pr[i];
 #pragma omp simd
-        for (size_t l = 0; l < VL; l++)
-          ga[i * la + l] = fma(w[l], (x[i * lx + l] - mi) * pi, ga[i * la + l]);
+        for (size_t l = 0; l < VL; l++) {
+          double t = iso ? xp[i * lp + l] - mi : (xp[i * lp + l] - mi) * pi;
+          ga[i * la + l] = fma(wp[l], t, ga[i * la + l]);
+        }
       }
     }
   }
   double inv[VL];
 #pragma omp simd
   for (size_t l = 0; l < VL; l++) inv[l] = 1.0 / sum[l];
+#pragma GCC unroll 4
   for (size_t i = 0; i < d; i++) {
 #pragma omp simd
     for (size_t l = 0; l < VL; l++) g[i * lg + l] = ga[i * la + l] * inv[l];
@@ -292,18 +315,19 @@ static inline LB_ALWAYS_INLINE void diag_chunk(const gmm_state *s,
 /* The block in chunks of VL rows; the last, short chunk through a padded
  * copy.  D is the dimension (a constant in the specialised instances). */
 static inline LB_ALWAYS_INLINE void diag_block(const gmm_state *s,
-                                               const size_t D, size_t B,
-                                               size_t ld, const double *x,
-                                               double *g, double *xt,
-                                               double *gt) {
+                                               const size_t D, const int iso,
+                                               size_t B, size_t ld,
+                                               const double *x, double *g,
+                                               double *xt, double *gt) {
   size_t r0 = 0;
-  for (; r0 + VL <= B; r0 += VL) diag_chunk(s, D, x + r0, ld, g + r0, ld);
+  for (; r0 + VL <= B; r0 += VL)
+    diag_chunk(s, D, iso, x + r0, ld, g + r0, ld);
   if (r0 == B) return;
   size_t nr = B - r0;
   for (size_t i = 0; i < D; i++)
     for (size_t l = 0; l < VL; l++)
       xt[i * VL + l] = l < nr ? x[i * ld + r0 + l] : 0.0;
-  diag_chunk(s, D, xt, VL, gt, VL);
+  diag_chunk(s, D, iso, xt, VL, gt, VL);
   for (size_t i = 0; i < D; i++)
     for (size_t l = 0; l < nr; l++) g[i * ld + r0 + l] = gt[i * VL + l];
 }
@@ -315,12 +339,20 @@ static void gmm_grad_block_diag(const gmm_state *s, size_t B, size_t ld,
   double stack[2 * 64 * VL];
   double *xt = d <= 64 ? stack : lb_xcalloc(2 * d * VL, sizeof(double));
   double *gt = xt + d * VL;
-  switch (d) {
-  case 1: diag_block(s, 1, B, ld, x, g, xt, gt); break;
-  case 2: diag_block(s, 2, B, ld, x, g, xt, gt); break;
-  case 3: diag_block(s, 3, B, ld, x, g, xt, gt); break;
-  case 4: diag_block(s, 4, B, ld, x, g, xt, gt); break;
-  default: diag_block(s, d, B, ld, x, g, xt, gt); break;
+  if (s->all_iso) {
+    switch (d) {
+    case 1: diag_block(s, 1, 1, B, ld, x, g, xt, gt); break;
+    case 2: diag_block(s, 2, 1, B, ld, x, g, xt, gt); break;
+    case 3: diag_block(s, 3, 1, B, ld, x, g, xt, gt); break;
+    case 4: diag_block(s, 4, 1, B, ld, x, g, xt, gt); break;
+    default: diag_block(s, d, 1, B, ld, x, g, xt, gt); break;
+    }
+  } else {
+    switch (d) {
+    case 1: diag_block(s, 1, 0, B, ld, x, g, xt, gt); break;
+    case 2: diag_block(s, 2, 0, B, ld, x, g, xt, gt); break;
+    default: diag_block(s, d, 0, B, ld, x, g, xt, gt); break;
+    }
   }
   if (xt != stack) free(xt);
 }
@@ -457,6 +489,7 @@ static void gmm_free(void *vs) {
   free(s->chol);
   free(s->isd);
   free(s->prec);
+  free(s->hprec);
   free(s->full);
   if (s->pick) gsl_ran_discrete_free(s->pick);
   free(s);
@@ -472,6 +505,7 @@ static gmm_state *state_alloc(size_t d, size_t m, int any_full) {
   s->sd = lb_xcalloc(m * d, sizeof(double));
   s->isd = lb_xcalloc(m * d, sizeof(double));
   s->prec = lb_xcalloc(m * d, sizeof(double));
+  s->hprec = lb_xcalloc(m, sizeof(double));
   s->full = lb_xcalloc(m, 1);
   s->any_full = any_full;
   if (any_full) s->chol = lb_xcalloc(m * d * d, sizeof(double));
@@ -493,6 +527,12 @@ static void finish(lb_target *t, gmm_state *s) {
   for (size_t k = 0; k < m * d; k++) {
     s->isd[k] = 1.0 / s->sd[k];
     s->prec[k] = s->isd[k] * s->isd[k];
+  }
+  s->all_iso = !s->any_full;
+  for (size_t k = 0; k < m; k++) {
+    s->hprec[k] = -0.5 * s->prec[k * d];
+    for (size_t i = 1; i < d; i++)
+      s->all_iso &= s->sd[k * d + i] == s->sd[k * d];
   }
   for (size_t k = 0; k < m; k++) {
     double logdet = 0.0; /* log det L_k */

@@ -26,6 +26,7 @@ void lb_dynamics_drift(const lb_dynamics *dy, size_t B, size_t ld,
   lb_target_grad_block(dy->target, B, ld, y, t, b);
   for (size_t i = 0; i < dy->d; i++) {
     double *bi = b + i * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) bi[r] = -bi[r];
   }
 }
@@ -48,10 +49,12 @@ static void od_add_G(const lb_dynamics *dy, size_t B, size_t ld,
                      const double *b, double *y) {
   (void)t;
   double k[LB_BLOCK_MAX];
+#pragma omp simd
   for (size_t r = 0; r < B; r++) k[r] = c * tau[r];
   for (size_t i = 0; i < dy->d; i++) {
     const double *bi = b + i * ld;
     double *yi = y + i * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) yi[r] += k[r] * bi[r];
   }
 }
@@ -62,8 +65,18 @@ static void od_add_Gdot(const lb_dynamics *dy, size_t B, size_t ld, double c,
   for (size_t i = 0; i < dy->d; i++) {
     const double *bi = b + i * ld;
     double *yi = y + i * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) yi[r] += c * bi[r];
   }
+}
+
+/* sqrt(2 tau) of every row: lb_sqrt_fma (vmath.h; libm's sqrt keeps the
+ * loop scalar for errno), so that one value and a vector of them agree. */
+LB_VECTOR_CLONES
+static void noise_scales(size_t B, const double *restrict tau,
+                         double *restrict s) {
+#pragma omp simd
+  for (size_t r = 0; r < B; r++) s[r] = lb_sqrt_fma(2.0 * tau[r]);
 }
 
 LB_VECTOR_CLONES
@@ -72,19 +85,25 @@ static void od_add_noise(const lb_dynamics *dy, size_t B, size_t ld,
                          double *y) {
   (void)t;
   double s[LB_BLOCK_MAX];
-  /* one sqrt when every row has the same tau (the same values either way) */
-  int same = 1;
-  for (size_t r = 1; r < B; r++) same &= tau[r] == tau[0];
-  if (same && B > 0) {
-    double s0 = sqrt(2.0 * tau[0]);
-    for (size_t r = 0; r < B; r++) s[r] = s0;
-  } else {
-    for (size_t r = 0; r < B; r++) s[r] = sqrt(2.0 * tau[r]);
-  }
+  noise_scales(B, tau, s);
   for (size_t i = 0; i < dy->d; i++) {
     const double *zi = z + i * ld;
     double *yi = y + i * ld;
+#pragma omp simd
     for (size_t r = 0; r < B; r++) yi[r] += s[r] * zi[r];
+  }
+}
+
+/* y = (y + h b) + sqrt(2h) z: od_add_G then od_add_noise, fused. */
+LB_VECTOR_CLONES
+void lb_od_em_update(size_t d, size_t B, size_t ld, double h,
+                     const double *b, const double *z, double *y) {
+  double s0 = lb_sqrt_fma(2.0 * h);
+  for (size_t i = 0; i < d; i++) {
+    const double *restrict bi = b + i * ld, *restrict zi = z + i * ld;
+    double *restrict yi = y + i * ld;
+#pragma omp simd
+    for (size_t r = 0; r < B; r++) yi[r] = (yi[r] + h * bi[r]) + s0 * zi[r];
   }
 }
 

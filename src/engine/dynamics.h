@@ -74,6 +74,11 @@ void lb_dynamics_drift(const lb_dynamics *dy, size_t B, size_t ld,
                        const double *y, const double *t, double *b);
 
 extern const lb_dynamics_type lb_dynamics_overdamped;
+/* Its Euler-Maruyama update y <- y + h b + sqrt(2h) z for every row of a
+ * block (the same h), in one pass: the same IEEE operations as add_G
+ * (c = 1) then add_noise, so the same bits (lmc.c's fast path). */
+void lb_od_em_update(size_t d, size_t B, size_t ld, double h,
+                     const double *b, const double *z, double *y);
 
 /* Underdamped Langevin (dynamics_underdamped.c): state (u, v), n = 2d,
  * friction dy->gamma.  The per-coordinate coefficients of (S) for a

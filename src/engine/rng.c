@@ -287,16 +287,38 @@ philox_lanes_avx2(size_t cnt, const uint32_t *k0p, const uint32_t *k1p,
 }
 #endif
 
+/* The vector kernels on whole vectors, then the last cnt % V lanes as
+ * one more vector through zero-padded copies (the counts of PLMC's
+ * midpoint rounds are arbitrary). */
 static void philox_lanes(size_t cnt, const uint32_t *k0, const uint32_t *k1,
                          const uint32_t *c2, const uint32_t *c3,
                          const uint64_t *pos, uint64_t off, uint64_t *hi52,
                          uint64_t *w2) {
   size_t j = 0;
 #ifdef LB_PHILOX_X86
-  if (__builtin_cpu_supports("avx512f"))
+  int v512 = __builtin_cpu_supports("avx512f");
+  int v256 = !v512 && __builtin_cpu_supports("avx2");
+  if (v512)
     j = philox_lanes_avx512(cnt, k0, k1, c2, c3, pos, off, hi52, w2);
-  else if (__builtin_cpu_supports("avx2"))
+  else if (v256)
     j = philox_lanes_avx2(cnt, k0, k1, c2, c3, pos, off, hi52, w2);
+  size_t rem = cnt - j;
+  if ((v512 || v256) && rem > 0) { /* rem < 8 (4): one padded vector */
+    uint32_t pk0[8] = {0}, pk1[8] = {0}, pc2[8] = {0}, pc3[8] = {0};
+    uint64_t pp[8] = {0}, ph[8], pw[8];
+    memcpy(pk0, k0 + j, rem * sizeof *pk0);
+    memcpy(pk1, k1 + j, rem * sizeof *pk1);
+    memcpy(pc2, c2 + j, rem * sizeof *pc2);
+    memcpy(pc3, c3 + j, rem * sizeof *pc3);
+    memcpy(pp, pos + j, rem * sizeof *pp);
+    if (v512)
+      philox_lanes_avx512(8, pk0, pk1, pc2, pc3, pp, off, ph, pw);
+    else
+      philox_lanes_avx2(4, pk0, pk1, pc2, pc3, pp, off, ph, pw);
+    memcpy(hi52 + j, ph, rem * sizeof *ph);
+    memcpy(w2 + j, pw, rem * sizeof *pw);
+    j = cnt;
+  }
 #endif
   philox_lanes_c(j, cnt, k0, k1, c2, c3, pos, off, hi52, w2);
 }
@@ -402,6 +424,12 @@ void lb_streams_uniform_block(lb_streams *s, size_t cnt, const size_t *rows,
   lanes L;
   for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
     size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
+    if (!rows) { /* contiguous rows: read the state in place */
+      uniform_lanes(m, s->k0 + j0, s->k1 + j0, s->c2 + j0, s->c3 + j0,
+                    s->pos + j0, u + j0);
+      for (size_t j = 0; j < m; j++) s->pos[j0 + j]++;
+      continue;
+    }
     gather(s, rows, j0, m, 1, &L);
     uniform_lanes(m, L.k0, L.k1, L.c2, L.c3, L.pos, u + j0);
   }

@@ -26,6 +26,10 @@ void lb_em_step(const lb_sampler *s, const lb_block *blk, double h, double t,
   }
   lb_dynamics_drift(dy, B, ld, y, tm, b);
   lb_streams_gauss(blk->rz, dy->n, B, NULL, ld, z);
+  if (dy->type == &lb_dynamics_overdamped) { /* the three in one pass */
+    lb_od_em_update(dy->d, B, ld, h, b, z, y);
+    return;
+  }
   dy->type->apply_A(dy, B, ld, tau, tm, y);
   dy->type->add_G(dy, B, ld, tau, tm, 1.0, b, y);
   dy->type->add_noise(dy, B, ld, tau, tm, z, y);

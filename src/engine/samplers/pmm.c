@@ -161,7 +161,7 @@ int lb_pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
  * the rows whose H_i = 1, gathered into one compact block. */
 
 typedef struct {
-  size_t n, d, ld;
+  size_t n, d, ld, B;
   /* block arrays, ld rows each */
   double *y0, *M, *acc, *b0, *cM, *z;
   /* the queue: Yhat, its start drift b0, b(Yhat), scratch */
@@ -186,6 +186,7 @@ static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
   W.n = s->dyn.n;
   W.d = s->dyn.d;
   W.ld = ld;
+  W.B = 0;
   size_t n = W.n * ld, d = W.d * ld;
   W.y0 = w, w += n;
   W.M = w, w += n;
@@ -218,7 +219,7 @@ static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
 LB_VECTOR_CLONES
 static void neglog1m(size_t n, double *u) {
 #pragma omp simd
-  for (size_t j = 0; j < n; j++) u[j] = -lb_log(1.0 - u[j]);
+  for (size_t j = 0; j < n; j++) u[j] = -lb_log_fma(1.0 - u[j]);
 }
 
 /* Next selected time of each live row idx[j] in (prev, alpha), in units
@@ -230,7 +231,8 @@ LB_VECTOR_CLONES
 static void next_times(const pmm_params *p, lb_streams *r, size_t live,
                        const size_t *idx, pmm_ws *W, double *tt) {
   if (p->K == 0 || (p->option == 1 && p->K > 1)) {
-    lb_streams_uniform_block(r, live, idx, tt);
+    /* live == B: the first round (or all rows kept), idx is the identity */
+    lb_streams_uniform_block(r, live, live == W->B ? NULL : idx, tt);
     neglog1m(live, tt);
   }
   double K = (double)p->K, lq = p->K > 1 ? -log1p(-1.0 / K) : 1.0;
@@ -269,17 +271,26 @@ static void flush(const lb_sampler *s, const pmm_params *p, pmm_ws *W,
   double h = p->K ? alpha / (double)p->K : 0.0;
   if (qn == 0) return;
   lb_dynamics_drift(dy, qn, ld, W->qy, W->qtm, W->qb);
-  for (size_t i = 0; i < d; i++)
-    for (size_t j = 0; j < qn; j++) W->qb[i * ld + j] -= W->qb0[i * ld + j];
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < qn; j++) W->qtmp[i * ld + j] = 0.0;
+  for (size_t i = 0; i < d; i++) {
+    double *restrict qb = W->qb + i * ld;
+    const double *restrict qb0 = W->qb0 + i * ld;
+#pragma omp simd
+    for (size_t j = 0; j < qn; j++) qb[j] -= qb0[j];
+  }
+  for (size_t i = 0; i < n; i++) {
+    double *restrict qt = W->qtmp + i * ld;
+#pragma omp simd
+    for (size_t j = 0; j < qn; j++) qt[j] = 0.0;
+  }
   if (p->K) {
+#pragma omp simd
     for (size_t j = 0; j < qn; j++) {
       W->tau[j] = h;
       W->qtk[j] = alpha - W->qtk[j] - h;
     }
     T->add_G(dy, qn, ld, W->tau, NULL, (double)p->K, W->qb, W->qtmp);
   } else {
+#pragma omp simd
     for (size_t j = 0; j < qn; j++) W->qtk[j] = alpha - W->qtk[j];
     T->add_Gdot(dy, qn, ld, alpha, W->qb, W->qtmp);
   }
@@ -300,12 +311,11 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
   size_t B = blk->B, ld = blk->ld;
   pmm_ws W = carve(s, ld, work);
   size_t n = W.n, d = W.d;
+  W.B = B;
 
-  for (size_t i = 0; i < n * ld; i++) {
-    W.y0[i] = y[i];
-    W.M[i] = 0.0;
-    W.acc[i] = 0.0;
-  }
+  memcpy(W.y0, y, n * ld * sizeof *y);
+  memset(W.M, 0, n * ld * sizeof *W.M);
+  memset(W.acc, 0, n * ld * sizeof *W.acc);
   for (size_t r = 0; r < B; r++) {
     W.tm[r] = t;
     nfe[r] = 1;
@@ -336,7 +346,7 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     /* M_k = A_seg M_{k-1} + Gamma_seg W_k on the active rows, compacted */
     lb_block_gather(n, W.M, ld, W.idx, cnt, W.cM, ld);
     T->apply_A(dy, cnt, ld, W.seg, NULL, W.cM);
-    lb_streams_gauss(blk->rz, n, cnt, W.idx, ld, W.z);
+    lb_streams_gauss(blk->rz, n, cnt, cnt == B ? NULL : W.idx, ld, W.z);
     T->add_noise(dy, cnt, ld, W.seg, NULL, W.z, W.cM);
     lb_block_scatter(n, W.cM, ld, W.idx, cnt, W.M, ld);
     /* Yhat_k = A_tk Y + G_tk b0 + M_k, appended to the queue */
@@ -349,8 +359,12 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     lb_block_gather(d, W.b0, ld, W.idx, cnt, qb0, ld);
     T->apply_A(dy, cnt, ld, W.tk, NULL, qy);
     T->add_G(dy, cnt, ld, W.tk, NULL, 1.0, qb0, qy);
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = 0; j < cnt; j++) qy[i * ld + j] += W.cM[i * ld + j];
+    for (size_t i = 0; i < n; i++) {
+      double *restrict qi = qy + i * ld;
+      const double *restrict ci = W.cM + i * ld;
+#pragma omp simd
+      for (size_t j = 0; j < cnt; j++) qi[j] += ci[j];
+    }
     for (size_t j = 0; j < cnt; j++) {
       W.qrow[qn + j] = W.idx[j];
       W.qtk[qn + j] = W.tk[j];
@@ -370,11 +384,12 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
   T->add_noise(dy, B, ld, W.seg, NULL, W.z, W.M);
   T->apply_A(dy, B, ld, W.tau, NULL, y);
   T->add_G(dy, B, ld, W.tau, NULL, 1.0, W.b0, y);
-  for (size_t i = 0; i < n; i++)
-    for (size_t r = 0; r < B; r++) {
-      size_t k = i * ld + r;
-      y[k] += W.M[k] + W.acc[k];
-    }
+  for (size_t i = 0; i < n; i++) {
+    double *restrict yi = y + i * ld;
+    const double *restrict Mi = W.M + i * ld, *restrict ai = W.acc + i * ld;
+#pragma omp simd
+    for (size_t r = 0; r < B; r++) yi[r] += Mi[r] + ai[r];
+  }
 }
 
 /* ---- fine form -------------------------------------------------------- */
