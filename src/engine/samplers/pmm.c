@@ -171,14 +171,17 @@ typedef struct {
   size_t *idx, *qrow;
   long *ridx;
   int *done;
+  /* fast form: the previous time and fine index of live entry j (aligned
+   * with idx, compacted with it) */
+  double *lprev, *lridx;
 } pmm_ws;
 
 size_t lb_pmm_work(const lb_sampler *s, size_t ld) {
   size_t n = s->dyn.n, d = s->dyn.d;
   /* arrays of n: y0 M acc cM z qy qtmp (7); of d: b0 qb0 qb (3); scalars:
    * prev seg tk tm qtk qtm tau tt (8), idx qrow ridx done (4, one double
-   * each) */
-  return (7 * n + 3 * d + 12) * ld;
+   * each), lprev lridx (2) */
+  return (7 * n + 3 * d + 14) * ld;
 }
 
 static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
@@ -209,7 +212,9 @@ static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
   W.idx = (size_t *)w, w += ld;
   W.qrow = (size_t *)w, w += ld;
   W.ridx = (long *)w, w += ld;
-  W.done = (int *)w;
+  W.done = (int *)w, w += ld;
+  W.lprev = w, w += ld;
+  W.lridx = w;
   return W;
 }
 
@@ -222,11 +227,13 @@ static void neglog1m(size_t n, double *u) {
   for (size_t j = 0; j < n; j++) u[j] = -lb_log_fma(1.0 - u[j]);
 }
 
-/* Next selected time of each live row idx[j] in (prev, alpha), in units
- * of the coarse step, or a value >= 1 when there is none; ridx tracks the
- * fine index for finite K.  K = inf: prev + Exp(1); option 1: skip
- * Geometric(1/K) indices, by inversion 1 + floor(E / -log(1 - 1/K)) with
- * E ~ Exp(1); option 2: one uniform index, drawn once. */
+/* Next selected time of each live row idx[j] in (lprev[j], alpha), in
+ * units of the coarse step, or a value >= 1 when there is none; lridx[j]
+ * tracks the fine index for finite K (an integer held in a double: exact
+ * below 2^53).  K = inf: prev + Exp(1); option 1: skip Geometric(1/K)
+ * indices, by inversion 1 + floor(E / -log(1 - 1/K)) with E ~ Exp(1)
+ * (one vector loop over the live entries); option 2: one uniform index,
+ * drawn once. */
 LB_VECTOR_CLONES
 static void next_times(const pmm_params *p, lb_streams *r, size_t live,
                        const size_t *idx, pmm_ws *W, double *tt) {
@@ -236,11 +243,26 @@ static void next_times(const pmm_params *p, lb_streams *r, size_t live,
     neglog1m(live, tt);
   }
   double K = (double)p->K, lq = p->K > 1 ? -log1p(-1.0 / K) : 1.0;
+  double *restrict lp = W->lprev, *restrict lr = W->lridx;
+  if (p->K == 0) {
+#pragma omp simd
+    for (size_t j = 0; j < live; j++) tt[j] += lp[j];
+    return;
+  }
+  if (p->option == 1 && p->K > 1) {
+#pragma omp simd
+    for (size_t j = 0; j < live; j++) {
+      double g = floor(tt[j] / lq) + 1.0;
+      g = g < K ? g : K; /* past the last index anyway */
+      double ri = lr[j] + g, q = ri / K;
+      lr[j] = ri;
+      tt[j] = lb_select(-(uint64_t)(ri >= K), 1.0, q);
+    }
+    return;
+  }
   for (size_t j = 0; j < live; j++) {
     size_t row = idx[j];
-    if (p->K == 0) {
-      tt[j] += W->prev[row];
-    } else if (p->option == 2) {
+    if (p->option == 2) {
       if (W->done[row]) {
         tt[j] = 1.0;
         continue;
@@ -248,13 +270,8 @@ static void next_times(const pmm_params *p, lb_streams *r, size_t live,
       W->done[row] = 1;
       long u = (long)lb_streams_uniform_int(r, row, (unsigned long)p->K);
       tt[j] = u == 0 ? 1.0 : (double)u / K;
-    } else if (p->K == 1) {
+    } else { /* K = 1 */
       tt[j] = 1.0;
-    } else {
-      double g = floor(tt[j] / lq) + 1.0;
-      if (!(g < K)) g = K; /* past the last index anyway */
-      W->ridx[row] += (long)g;
-      tt[j] = W->ridx[row] >= p->K ? 1.0 : (double)W->ridx[row] / K;
     }
   }
 }
@@ -319,8 +336,8 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
   for (size_t r = 0; r < B; r++) {
     W.tm[r] = t;
     nfe[r] = 1;
-    W.prev[r] = 0.0; /* previous selected time, in units of alpha */
-    W.ridx[r] = 0;
+    W.lprev[r] = 0.0; /* previous selected time, in units of alpha */
+    W.lridx[r] = 0.0;
     W.done[r] = 0;
   }
   lb_dynamics_drift(dy, B, ld, W.y0, W.tm, W.b0);
@@ -333,12 +350,16 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     next_times(p, blk->r, live, W.idx, &W, W.tt);
     for (size_t j = 0; j < live; j++) {
       size_t r = W.idx[j];
-      double tt = W.tt[j];
-      if (tt >= 1.0) continue; /* row r has all its midpoints */
+      double tt = W.tt[j], lp = W.lprev[j];
+      if (tt >= 1.0) { /* row r has all its midpoints */
+        W.prev[r] = lp;
+        continue;
+      }
       W.idx[cnt] = r;
-      W.seg[cnt] = (tt - W.prev[r]) * alpha;
+      W.seg[cnt] = (tt - lp) * alpha;
       W.tk[cnt] = tt * alpha;
-      W.prev[r] = tt;
+      W.lprev[cnt] = tt;
+      W.lridx[cnt] = W.lridx[j];
       cnt++;
     }
     live = cnt;
