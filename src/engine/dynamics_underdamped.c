@@ -49,14 +49,15 @@
  * lb_expm1, lb_sqrt): no libm call, no branch (the series and the closed
  * forms are both evaluated and one is selected), so the loops vectorise. */
 
-/* A: om = 1 - E = -expm1(-x), E = exp(-x), K = om / gamma. */
-static inline LB_ALWAYS_INLINE void piece_A(double g, double tau, double *om,
-                                            double *E, double *K) {
+/* A: om = 1 - E = -expm1(-x), E = exp(-x), K = om / gamma.  Here and
+ * below gi = 1 / gamma (the caller's one divide; a multiply per row). */
+static inline LB_ALWAYS_INLINE void piece_A(double g, double gi, double tau,
+                                            double *om, double *E, double *K) {
   double x = g * tau;
   double o = -lb_expm1(-x);
   *om = o;
   *E = lb_exp(-x);
-  *K = o / g;
+  *K = o * gi;
 }
 
 /* sum_{k=0}^{17} (-x)^k / (k+2)! (first omitted term < 1.2e-18 of the sum
@@ -116,22 +117,24 @@ static inline LB_ALWAYS_INLINE double series_vU(double x) {
 }
 
 /* G: G_U from its series for x < 1, else (tau - K) / gamma (G_V = K). */
-static inline LB_ALWAYS_INLINE double piece_G(double g, double tau, double K) {
+static inline LB_ALWAYS_INLINE double piece_G(double g, double gi, double tau,
+                                              double K) {
   double x = g * tau;
-  double ser = tau * tau * series_GU(x), closed = (tau - K) / g;
+  double ser = tau * tau * series_GU(x), closed = (tau - K) * gi;
   return x < 1.0 ? ser : closed;
 }
 
 /* Noise covariance: var_U from its series for x < 1, else the closed
  * form; cov_UV = om^2 / gamma; var_V = 1 - E^2 = om (1 + E). */
-static inline LB_ALWAYS_INLINE void piece_N(double g, double tau, double om,
+static inline LB_ALWAYS_INLINE void piece_N(double g, double gi, double tau,
+                                            double om,
                                             double E, double *vU, double *cUV,
                                             double *vV) {
   double x = g * tau, om2 = om * (1.0 + E);
   double ser = 2.0 * g * tau * tau * tau * series_vU(x);
-  double closed = 2.0 / (g * g) * (x - 2.0 * om + 0.5 * om2);
+  double closed = 2.0 * gi * gi * (x - 2.0 * om + 0.5 * om2);
   *vU = x < 1.0 ? ser : closed;
-  *cUV = om * om / g;
+  *cUV = om * om * gi;
   *vV = om2;
 }
 
@@ -168,11 +171,11 @@ static inline LB_ALWAYS_INLINE void piece_chol(double vU, double cUV,
 }
 
 static void coefs(double gamma, double tau, lb_ud_coef *c) {
-  double om;
-  piece_A(gamma, tau, &om, &c->E, &c->K);
+  double om, gi = 1.0 / gamma;
+  piece_A(gamma, gi, tau, &om, &c->E, &c->K);
   c->GV = c->K;
-  c->GU = piece_G(gamma, tau, c->K);
-  piece_N(gamma, tau, om, c->E, &c->vU, &c->cUV, &c->vV);
+  c->GU = piece_G(gamma, gi, tau, c->K);
+  piece_N(gamma, gi, tau, om, c->E, &c->vU, &c->cUV, &c->vV);
   piece_chol(c->vU, c->cUV, c->vV, &c->L11, &c->L21, &c->L22);
 }
 
@@ -210,30 +213,40 @@ void lb_ud_coefs(double gamma, double tau, lb_ud_coef *c) {
  * rows of one repeated duration (ULMC's h, the full step alpha) is
  * computed once, by the scalar lb_ud_coefs, broadcast to LB_BLOCK_MAX rows
  * and kept in NUNI entries of its own, so the per-midpoint arrays do not
- * evict it.  Cost of a miss: about 40 flops per row for A, 40 more for G,
- * 100 more for the noise, in vector lanes. */
+ * evict it.  The fills run over whole vectors of 8 rows (durations past
+ * B are zero), never a scalar remainder: a round of the Poisson midpoint
+ * method often has only a few rows.  The keys are kept apart from the
+ * arrays so that the search touches one cache line.  Cost of a miss:
+ * about 40 flops per row for A, 40 more for G, 100 more for the noise, in
+ * vector lanes. */
 
 enum { NENT = 4, NUNI = 2, P_A = 1, P_G = 2, P_N = 4 };
-typedef struct {
-  double gamma;
-  size_t n;       /* rows held */
-  unsigned parts; /* pieces computed for all n rows */
+typedef struct { /* the keys, together, for a fast search */
+  double gamma, tau0; /* tau0: the first duration */
+  size_t n;           /* rows held */
   unsigned long stamp;
+} ud_key;
+typedef struct {
+  unsigned parts; /* pieces computed for all n rows */
   double tau[LB_BLOCK_MAX], om[LB_BLOCK_MAX], E[LB_BLOCK_MAX],
       K[LB_BLOCK_MAX], GU[LB_BLOCK_MAX], L11[LB_BLOCK_MAX], L21[LB_BLOCK_MAX],
       L22[LB_BLOCK_MAX];
 } ud_entry;
-static _Thread_local ud_entry ud_tab[NENT + NUNI]; /* NUNI: one duration */
+/* entries NENT.. hold one duration each */
+static _Thread_local ud_key ud_keys[NENT + NUNI];
+static _Thread_local ud_entry ud_tab[NENT + NUNI];
 static _Thread_local unsigned long ud_clock;
+_Static_assert(LB_BLOCK_MAX % 8 == 0, "fills run whole vectors of 8");
 
 LB_VECTOR_CLONES
 static void fill_A(size_t n, double g, const double *restrict tau,
                    double *restrict om, double *restrict E,
                    double *restrict K) {
+  double gi = 1.0 / g;
 #pragma omp simd
   for (size_t r = 0; r < n; r++) {
     double o, e, k;
-    piece_A(g, tau[r], &o, &e, &k);
+    piece_A(g, gi, tau[r], &o, &e, &k);
     om[r] = o;
     E[r] = e;
     K[r] = k;
@@ -243,8 +256,9 @@ static void fill_A(size_t n, double g, const double *restrict tau,
 LB_VECTOR_CLONES
 static void fill_G(size_t n, double g, const double *restrict tau,
                    const double *restrict K, double *restrict GU) {
+  double gi = 1.0 / g;
 #pragma omp simd
-  for (size_t r = 0; r < n; r++) GU[r] = piece_G(g, tau[r], K[r]);
+  for (size_t r = 0; r < n; r++) GU[r] = piece_G(g, gi, tau[r], K[r]);
 }
 
 LB_VECTOR_CLONES
@@ -252,10 +266,11 @@ static void fill_N(size_t n, double g, const double *restrict tau,
                    const double *restrict om, const double *restrict E,
                    double *restrict L11, double *restrict L21,
                    double *restrict L22) {
+  double gi = 1.0 / g;
 #pragma omp simd
   for (size_t r = 0; r < n; r++) {
     double vU, cUV, vV, a, b, c;
-    piece_N(g, tau[r], om[r], E[r], &vU, &cUV, &vV);
+    piece_N(g, gi, tau[r], om[r], E[r], &vU, &cUV, &vV);
     piece_chol(vU, cUV, vV, &a, &b, &c);
     L11[r] = a;
     L21[r] = b;
@@ -264,10 +279,10 @@ static void fill_N(size_t n, double g, const double *restrict tau,
 }
 
 /* The least recently used of entries [lo, hi). */
-static ud_entry *lru(int lo, int hi) {
-  ud_entry *old = &ud_tab[lo];
+static int lru(int lo, int hi) {
+  int old = lo;
   for (int i = lo + 1; i < hi; i++)
-    if (ud_tab[i].stamp < old->stamp) old = &ud_tab[i];
+    if (ud_keys[i].stamp < ud_keys[old].stamp) old = i;
   return old;
 }
 
@@ -278,22 +293,26 @@ static int same_bits(double a, double b) {
 static const ud_entry *row_coefs(const lb_dynamics *dy, size_t B,
                                  const double *tau, unsigned need) {
   double g = dy->gamma;
-  ud_entry *e = NULL;
+  int hit = -1;
   if (B == 0) return &ud_tab[0]; /* nothing to read */
-  for (int i = 0; i < NENT + NUNI && !e; i++) {
-    ud_entry *q = &ud_tab[i];
-    if (q->n >= B && q->gamma == g && same_bits(q->tau[0], tau[0]) &&
-        memcmp(q->tau, tau, B * sizeof *tau) == 0)
-      e = q;
+  for (int i = 0; i < NENT + NUNI; i++) {
+    const ud_key *q = &ud_keys[i];
+    if (q->n >= B && same_bits(q->tau0, tau[0]) && q->gamma == g &&
+        memcmp(ud_tab[i].tau, tau, B * sizeof *tau) == 0) {
+      hit = i;
+      break;
+    }
   }
-  if (!e) {
+  ud_entry *e;
+  if (hit < 0) {
     size_t r = 1;
     while (r < B && same_bits(tau[r], tau[0])) r++;
     if (r == B && B >= 8) { /* one duration: scalar, broadcast to all rows */
       lb_ud_coef c;
       lb_ud_coefs(g, tau[0], &c);
-      e = lru(NENT, NENT + NUNI);
-      e->n = LB_BLOCK_MAX;
+      hit = lru(NENT, NENT + NUNI);
+      e = &ud_tab[hit];
+      ud_keys[hit].n = LB_BLOCK_MAX;
       for (r = 0; r < LB_BLOCK_MAX; r++) {
         e->tau[r] = tau[0];
         e->E[r] = c.E;
@@ -305,15 +324,22 @@ static const ud_entry *row_coefs(const lb_dynamics *dy, size_t B,
       }
       e->parts = P_A | P_G | P_N;
     } else {
-      e = lru(0, NENT);
-      e->n = B;
+      /* rows up to a multiple of 8 (zero durations past B), so that the
+       * fills run whole vectors only */
+      size_t n8 = (B + 7) / 8 * 8;
+      hit = lru(0, NENT);
+      e = &ud_tab[hit];
+      ud_keys[hit].n = B;
       e->parts = 0;
       memcpy(e->tau, tau, B * sizeof *tau);
+      for (r = B; r < n8; r++) e->tau[r] = 0.0;
     }
-    e->gamma = g;
+    ud_keys[hit].gamma = g;
+    ud_keys[hit].tau0 = tau[0];
   }
-  e->stamp = ++ud_clock;
-  size_t n = e->n;
+  e = &ud_tab[hit];
+  ud_keys[hit].stamp = ++ud_clock;
+  size_t n = (ud_keys[hit].n + 7) / 8 * 8;
   if (!(e->parts & P_A)) fill_A(n, g, e->tau, e->om, e->E, e->K);
   e->parts |= P_A;
   if ((need & P_G) && !(e->parts & P_G)) {
