@@ -30,7 +30,7 @@ static const char *usage =
     "  --ema E          EMA decay of the sampling weights (default 0.999)\n"
     "  --seed S         seed of the Philox streams (default 1)\n"
     "  --schedule NAME  DDPM betas: paper (default) or linear\n"
-    "  --threads T      OpenMP threads (default 1); the result does not\n"
+    "  --threads T      training threads (default 1); the result does not\n"
     "                   depend on T\n"
     "  --quiet          no progress output\n"
     "  --show FILE.h5   validate a model file and print its summary\n";
