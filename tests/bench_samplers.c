@@ -11,17 +11,22 @@
  *   underdamped on ring8: ULMC, urlmc, uplmc chain-steps/s next to the
  *     overdamped ones, uplmc K=1024 vs K=4 per coarse step (<= 1.2,
  *     issue 10)
- * Each cell is timed as in time_run: one untimed warm-up run (page
- * faults, caches, clock ramp), then the run repeated until at least
- * CELL_S seconds have passed, that mean per run kept, best of REPS such
- * batches.  One-thread figures are CPU time of the process (on a shared
- * machine wall time mostly measures the other jobs); the thread ratio
- * is wall time, meaningful only on an idle machine (the load average is
- * printed next to it).  LB_BENCH_CELL_S overrides CELL_S (e.g. 0.05 for
- * a quick look; the README's numbers use the default). */
+ * Timing: every cell (a sampler on a target with its chain count and
+ * block size) first runs once untimed (page faults, caches, clock ramp,
+ * and the length of a batch: runs back to back lasting at least CELL_S
+ * seconds), then REPS batches, keeping the best batch's mean time per
+ * run.  The cells of one target are timed interleaved, batch k of every
+ * cell before batch k + 1 of any, so that a change in the machine's load
+ * during the run moves them all alike and the ratios between them hold.
+ * One-thread figures are CPU time of the process (on a shared machine
+ * wall time mostly measures the other jobs); the thread ratio is wall
+ * time, meaningful only on an idle machine (the load average is printed
+ * next to it).  LB_BENCH_CELL_S overrides CELL_S (e.g. 0.05 for a quick
+ * look; the README's numbers use the default). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 #include "sampler.h"
@@ -29,8 +34,8 @@
 
 static int use_wall; /* 1: wall time (thread scaling), 0: CPU time */
 
-#define CELL_S 0.3 /* least time of one timed batch, seconds */
-#define REPS 3     /* batches per cell; the best one is kept */
+#define CELL_S 0.2 /* least time of one timed batch, seconds */
+#define REPS 5     /* batches per cell; the best one is kept */
 
 static double cell_s(void) {
   const char *v = getenv("LB_BENCH_CELL_S");
@@ -38,51 +43,86 @@ static double cell_s(void) {
   return x > 0 ? x : CELL_S;
 }
 
-/* Seconds per chain-step of one cell: a warm-up run, then REPS batches
- * of back-to-back runs, each batch at least cell_s() long; the best
- * batch mean.  *nfe_per_step from the last run. */
-static double time_run(const char *tspec, const char *sspec, double h,
-                       long chains, long steps, int threads, long block,
-                       double *nfe_per_step) {
-  lb_err e;
+typedef struct {
   lb_target *t;
   lb_sampler *s;
   lb_init in;
-  if (lb_target_alloc(tspec, &t, &e) || lb_sampler_alloc(sspec, t, &s, &e) ||
-      lb_init_parse(&in, NULL, t, &e)) {
+  lb_sim sim;
+  long per_batch; /* runs per timed batch, from the warm-up */
+  double best;    /* best batch: seconds per run */
+  double nfe;     /* NFE per chain and step (last run) */
+} cell;
+
+static int cell_open(cell *c, const char *tspec, const char *sspec, double h,
+                     long chains, long steps, int threads, long block) {
+  lb_err e;
+  memset(c, 0, sizeof *c);
+  if (lb_target_alloc(tspec, &c->t, &e) ||
+      lb_sampler_alloc(sspec, c->t, &c->s, &e) ||
+      lb_init_parse(&c->in, NULL, c->t, &e)) {
     fprintf(stderr, "bench: %s\n", e.msg);
     return -1;
   }
-  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = h,
-                .steps = steps, .chains = chains, .seed = 1,
-                .threads = threads, .block = block};
+  c->sim = (lb_sim){.target = c->t, .sampler = c->s, .init = &c->in,
+                    .step = h, .steps = steps, .chains = chains, .seed = 1,
+                    .threads = threads, .block = block};
+  c->best = 1e300;
+  return 0;
+}
+
+/* One batch (warm: the untimed run that sets the batch length). */
+static void cell_batch(cell *c, int warm) {
   double (*clk)(void) = use_wall ? bench_now : bench_cpu_now;
-  double best = 1e300, min_s = cell_s();
-  long per_batch = 1;
-  for (int rep = -1; rep < REPS; rep++) { /* rep -1: the warm-up */
-    long runs = 0;
-    double t0 = clk(), dt;
-    do {
-      lb_run run = {0};
-      lb_simulate(&sim, &run, NULL, &e);
-      double nfe = 0;
-      for (long c = 0; c < chains; c++) nfe += (double)run.nfe[c];
-      *nfe_per_step = nfe / (double)chains / (double)steps;
-      lb_run_clear(&run);
-      runs++;
-      dt = clk() - t0;
-    } while (rep >= 0 && (runs < per_batch || dt < min_s));
-    if (rep < 0) { /* batch length from the warm-up */
-      per_batch = dt > 0 ? (long)ceil(min_s / dt) : 1;
-      if (per_batch < 1) per_batch = 1;
-      continue;
-    }
-    if (dt / (double)runs < best) best = dt / (double)runs;
+  double min_s = cell_s(), t0 = clk(), dt;
+  long runs = 0;
+  lb_err e;
+  do {
+    lb_run run = {0};
+    lb_simulate(&c->sim, &run, NULL, &e);
+    double nfe = 0;
+    for (long k = 0; k < c->sim.chains; k++) nfe += (double)run.nfe[k];
+    c->nfe = nfe / (double)c->sim.chains / (double)c->sim.steps;
+    lb_run_clear(&run);
+    runs++;
+    dt = clk() - t0;
+  } while (!warm && (runs < c->per_batch || dt < min_s));
+  if (warm) {
+    c->per_batch = dt > 0 ? (long)ceil(min_s / dt) : 1;
+    if (c->per_batch < 1) c->per_batch = 1;
+  } else if (dt / (double)runs < c->best) {
+    c->best = dt / (double)runs;
   }
-  lb_init_clear(&in);
-  lb_sampler_free(s);
-  lb_target_free(t);
-  return best / (double)chains / (double)steps; /* seconds per chain-step */
+}
+
+/* Seconds per chain-step. */
+static double cell_per(const cell *c) {
+  return c->best / (double)c->sim.chains / (double)c->sim.steps;
+}
+
+static void cell_close(cell *c) {
+  lb_init_clear(&c->in);
+  lb_sampler_free(c->s);
+  lb_target_free(c->t);
+}
+
+/* The cells in[0..n) interleaved: warm-ups, then REPS rounds of batches. */
+static void time_cells(cell *cs, int n) {
+  for (int i = 0; i < n; i++) cell_batch(&cs[i], 1);
+  for (int rep = 0; rep < REPS; rep++)
+    for (int i = 0; i < n; i++) cell_batch(&cs[i], 0);
+}
+
+/* One cell alone: seconds per chain-step, *nfe_per_step. */
+static double time_run(const char *tspec, const char *sspec, double h,
+                       long chains, long steps, int threads, long block,
+                       double *nfe_per_step) {
+  cell c;
+  if (cell_open(&c, tspec, sspec, h, chains, steps, threads, block)) return -1;
+  time_cells(&c, 1);
+  *nfe_per_step = c.nfe;
+  double per = cell_per(&c);
+  cell_close(&c);
+  return per;
 }
 
 #define NS 9
@@ -93,25 +133,33 @@ static const char *specs[NS] = {
 
 static void one_target(const char *tspec, double h, long chains,
                        long steps) {
-  double per[NS], nfe[NS];
+  double per[NS], nfe[NS], p1[NS];
+  cell cs[NS + 6];
   printf("samplers on %s, step %g, %ld chains x %ld steps, 1 thread, "
-         "block 64, best of %d batches >= %.2g s (CPU time)\n", tspec, h,
-         chains, steps, REPS, cell_s());
+         "block 64, best of %d interleaved batches >= %.2g s (CPU time)\n",
+         tspec, h, chains, steps, REPS, cell_s());
   printf("  %-22s %10s %14s %8s %12s\n", "sampler", "ns/step",
          "chain-steps/s", "NFE/step", "block1/64");
+  int nc = 0, bad = 0;
+  for (int i = 0; i < NS; i++) /* block 64 */
+    bad |= cell_open(&cs[nc++], tspec, specs[i], h, chains,
+                     i == NS - 1 ? steps / 8 : steps, 1, 64);
+  for (int i = 0; i < 6; i++) /* block 1, a quarter of the chains */
+    bad |= cell_open(&cs[nc++], tspec, specs[i], h, chains / 4, steps, 1, 1);
+  if (bad) return;
+  time_cells(cs, nc);
   for (int i = 0; i < NS; i++) {
-    long st = i == NS - 1 ? steps / 8 : steps;
-    per[i] = time_run(tspec, specs[i], h, chains, st, 1, 64, &nfe[i]);
-    long c1 = chains / 4;
-    double n1, p1 = i < 6 ? time_run(tspec, specs[i], h, c1, steps, 1, 1, &n1)
-                          : 0.0;
+    per[i] = cell_per(&cs[i]);
+    nfe[i] = cs[i].nfe;
+    p1[i] = i < 6 ? cell_per(&cs[NS + i]) : 0.0;
     printf("  %-22s %10.1f %14.3g %8.3f", specs[i], per[i] * 1e9,
            1.0 / per[i], nfe[i]);
     if (i < 6)
-      printf(" %12.2f\n", p1 / per[i]);
+      printf(" %12.2f\n", p1[i] / per[i]);
     else
       printf(" %12s\n", "-");
   }
+  for (int i = 0; i < nc; i++) cell_close(&cs[i]);
   printf("  ratios: PLMC K=1024 / K=4 per coarse step %.3f (<= 1.2); "
          "option 2: %.3f;\n          PLMC K=16 / LMC %.2f, K=inf / LMC "
          "%.2f, RLMC / LMC %.2f; fine K=64 / fast K=1024 %.1f\n\n",
