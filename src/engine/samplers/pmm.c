@@ -319,6 +319,44 @@ static void flush(const lb_sampler *s, const pmm_params *p, pmm_ws *W,
   }
 }
 
+/* The queue's row, midpoint time and absolute time of its new entries
+ * qn .. qn+cnt (the live rows idx[0..cnt)). */
+static void queue_rows(pmm_ws *W, size_t qn, size_t cnt, double t) {
+  for (size_t j = 0; j < cnt; j++) {
+    W->qrow[qn + j] = W->idx[j];
+    W->qtk[qn + j] = W->tk[j];
+    W->qtm[qn + j] = t + W->tk[j];
+  }
+}
+
+/* Overdamped (A = I, G_tau = tau I, Gamma_tau = sqrt(2 tau) I): for live
+ * row r = idx[j], M_k = M_{k-1} + sqrt(2 seg) W_k in place, and the queue
+ * entry Yhat_k = (Y + tk b0) + M_k with its b0: the IEEE operations of
+ * the general path's gather, apply_A, add_noise, scatter, gathers, add_G
+ * and sum (the same bits), without the copies and calls. */
+LB_VECTOR_CLONES
+static void od_midpoints(size_t n, size_t cnt, size_t ld,
+                         const size_t *restrict idx, const double *restrict seg,
+                         const double *restrict tk, const double *restrict z,
+                         double *restrict M, const double *restrict y0,
+                         const double *restrict b0, double *restrict qy,
+                         double *restrict qb0) {
+  double sc[LB_BLOCK_MAX];
+#pragma omp simd
+  for (size_t j = 0; j < cnt; j++) sc[j] = lb_sqrt_fma(2.0 * seg[j]);
+  for (size_t i = 0; i < n; i++) {
+    const double *zi = z + i * ld, *yi = y0 + i * ld, *bi = b0 + i * ld;
+    double *Mi = M + i * ld, *qi = qy + i * ld, *q0 = qb0 + i * ld;
+    for (size_t j = 0; j < cnt; j++) {
+      size_t r = idx[j];
+      double m = Mi[r] + sc[j] * zi[j], b = bi[r];
+      Mi[r] = m;
+      q0[j] = b;
+      qi[j] = (yi[r] + tk[j] * b) + m;
+    }
+  }
+}
+
 LB_VECTOR_CLONES
 static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
                           const lb_block *blk, double alpha, double t,
@@ -364,6 +402,18 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     }
     live = cnt;
     if (cnt == 0) break;
+    if (T == &lb_dynamics_overdamped) { /* the same, in one pass */
+      lb_streams_gauss(blk->rz, n, cnt, cnt == B ? NULL : W.idx, ld, W.z);
+      if (qn + cnt > ld) {
+        flush(s, p, &W, qn, alpha, nfe);
+        qn = 0;
+      }
+      od_midpoints(n, cnt, ld, W.idx, W.seg, W.tk, W.z, W.M, W.y0, W.b0,
+                   W.qy + qn, W.qb0 + qn);
+      queue_rows(&W, qn, cnt, t);
+      qn += cnt;
+      continue;
+    }
     /* M_k = A_seg M_{k-1} + Gamma_seg W_k on the active rows, compacted */
     lb_block_gather(n, W.M, ld, W.idx, cnt, W.cM, ld);
     T->apply_A(dy, cnt, ld, W.seg, NULL, W.cM);
@@ -386,11 +436,7 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
 #pragma omp simd
       for (size_t j = 0; j < cnt; j++) qi[j] += ci[j];
     }
-    for (size_t j = 0; j < cnt; j++) {
-      W.qrow[qn + j] = W.idx[j];
-      W.qtk[qn + j] = W.tk[j];
-      W.qtm[qn + j] = t + W.tk[j];
-    }
+    queue_rows(&W, qn, cnt, t);
     qn += cnt;
   }
   flush(s, p, &W, qn, alpha, nfe);
