@@ -693,9 +693,12 @@ Test(diffusion, experiment_cells_export_and_figure) {
   cr_assert(f);
   fprintf(f, "name = \"dexp\";\nkind = \"diffusion\";\n"
              "models = ( { model = \"oracle\"; target = \"gmm:preset=ring8\"; },\n"
-             "           { model = \"oracle\"; target = \"gaussian:dim=2,var=0.25\"; } );\n"
+             "           { model = \"oracle\"; target = \"gaussian:dim=2,var=0.25\"; },\n"
+             "           { model = \"targets/models/moons.h5\"; data = \"moons\"; "
+             "samples = 200; } );\n"
              "samplers = ( \"ddpm:variant=v2\", \"pmm:option=2,variant=v2\", "
-             "\"dpmsolver:order=3,skip=logsnr\" );\n"
+             "\"dpmsolver:order=3,skip=logsnr\",\n"
+             "             { sampler = \"ddpm:variant=v1c\"; nfe = [20]; } );\n"
              "nfe = [10, 40];\nsamples = 400;\nseeds = [1];\nmetrics = \"modes\";\n");
   fclose(f);
   snprintf(args, sizeof args, "mkdir -p '%s/data'", dir);
@@ -708,9 +711,36 @@ Test(diffusion, experiment_cells_export_and_figure) {
   snprintf(csv, sizeof csv, "%s/data/diffusion_nfe.csv", dir);
   snprintf(args, sizeof args, "export %s --out %s", out, csv);
   cr_assert_eq(lb_test_cli(args, err, sizeof err), 0, "%s", err);
-  /* 12 cells: var_rel everywhere, var_rel_exact on the Gaussian */
-  cr_expect_eq(count_lines_with(csv, ",var_rel,", NULL), 12);
-  cr_expect_eq(count_lines_with(csv, ",var_rel_exact,", "gaussian"), 6);
+  /* 7 cells per model (3 samplers x 2 NFE, v1c at its own NFE 20):
+   * var_rel on the exact laws, var_rel_exact on the Gaussian, the
+   * reference-sample measures on moons (no exact law, no var_rel) */
+  cr_expect_eq(count_lines_with(csv, ",var_rel,", NULL), 14);
+  cr_expect_eq(count_lines_with(csv, ",var_rel_exact,", "gaussian"), 7);
+  cr_expect_eq(count_lines_with(csv, "oracle/ddpm:variant=v1c,", ",var_rel,"), 2);
+  cr_expect_eq(count_lines_with(csv, "oracle/ddpm:variant=v1c,", ",20,var_rel,"), 2);
+  cr_expect_eq(count_lines_with(csv, "moons,moons.h5/", ",mmd_q,"), 7);
+  cr_expect_eq(count_lines_with(csv, "moons,moons.h5/", ",moons_far,"), 7);
+  cr_expect_eq(count_lines_with(csv, "moons.h5/", ",var_rel,"), 0);
+  {
+    /* a moons cell holds its entry's 200 samples */
+    lb_run mr = {0};
+    lb_err me;
+    char cdir[700], cmd[800], first[800] = "";
+    snprintf(cdir, sizeof cdir, "%s.cells", out);
+    snprintf(cmd, sizeof cmd,
+             "for f in '%s'/*.h5; do h5dump -a /model \"$f\" | grep -q moons "
+             "&& echo \"$f\" && break; done",
+             cdir);
+    FILE *pp = popen(cmd, "r");
+    cr_assert(pp);
+    if (!fgets(first, sizeof first, pp)) first[0] = 0;
+    pclose(pp);
+    first[strcspn(first, "\n")] = 0;
+    cr_assert(first[0], "no moons cell in %s", cdir);
+    cr_assert_eq(lb_run_load(first, &mr, &me), 0, "%s", me.msg);
+    cr_expect_eq(mr.chains, 200);
+    lb_run_clear(&mr);
+  }
   cr_expect_eq(count_lines_with(csv, "oracle/pmm:option=2;variant=v2,50,2,", ",modes,"), 2);
   /* the exact value in the CSV is the library's */
   lb_model *m = oracle_for("gaussian:dim=2,var=0.25", NULL);
@@ -737,6 +767,24 @@ Test(diffusion, experiment_cells_export_and_figure) {
   snprintf(args, sizeof args, "run %s --out %s/bad.h5", cfg, dir);
   cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
   cr_expect(strstr(err, "dexp.cfg:3") != NULL, "%s", err);
+  const char *bad[][2] = {
+      {"models = ( { model = \"oracle\"; target = \"gmm:preset=ring8\"; "
+       "data = \"moons\"; } );\n", "not both"},
+      {"models = ( { model = \"targets/models/moons.h5\"; data = "
+       "\"gaussian:dim=3\"; } );\n", "dimension"},
+      {"models = ( { model = \"oracle\"; target = \"gmm:preset=ring8\"; "
+       "samples = 1; } );\n", "samples"},
+  };
+  for (size_t q = 0; q < sizeof bad / sizeof bad[0]; q++) {
+    f = fopen(cfg, "w");
+    fprintf(f, "name = \"dexp\";\nkind = \"diffusion\";\n%s"
+               "samplers = ( \"ddpm\" );\nnfe = [10];\nsamples = 10;\n"
+               "seeds = [1];\n", bad[q][0]);
+    fclose(f);
+    cr_expect_eq(lb_test_cli(args, err, sizeof err), 2, "%s", err);
+    cr_expect(strstr(err, "dexp.cfg:3") != NULL && strstr(err, bad[q][1]),
+              "%s", err);
+  }
 }
 
 /* ---- trained models through the MLP loader --------------------------- */
