@@ -71,7 +71,9 @@ panel(t, mo, m, sub) = sprintf("plot for [v in DDPMV] one('%s', '%s/ddpm:variant
 do for [kind in "png pdf"] {
     eval lb_term(kind, 11.0, 6.6)
     set output out . '.' . kind
-    set multiplot layout 2,3 title "Diffusion samplers: error against network calls (top: exact oracle; bottom: shipped trained models)" font ',10'
+    # panels placed by hand (a layout would also place the key strip)
+    set multiplot title "Diffusion samplers: error against network calls (top: exact oracle; bottom: shipped trained models)" font ',10'
+    set size 0.333, 0.41
     set logscale xy
     set xrange [8:1300]
     set xlabel 'NFE per sample'
@@ -81,31 +83,53 @@ do for [kind in "png pdf"] {
 
     # fixed ranges: a series without rows leaves a panel empty, no error
     set yrange [1e-4:10]
+    set origin 0.0, 0.41
     set title '(a) oracle, ring8: |per-mode variance error|' font ',8'
     set ylabel '|var_rel|' noenhanced
     eval panel(ring, 'oracle', 'var_rel', 0) . ", flo(ring, 'oracle', 'var_rel') u 1:2 w l lc rgb LB_GREY dt 2 t 'floor'"
     set yrange [1e-6:10]
+    set origin 0.333, 0.41
     set title '(b) oracle, N(0, 0.25 I): exact |variance error|' font ',8'
     set ylabel '|Var X_0 / v - 1|  (exact)' noenhanced
-    set key top right font ',6' noenhanced samplen 2 spacing 0.8
     eval panel(gauss, 'oracle', 'var_rel_exact', 0)
-    set key off
     set yrange [1e-5:1]
+    set origin 0.666, 0.41
     set title '(c) oracle, ring8: MMD^2 (median bw.)' font ',8'
     set ylabel 'MMD^2'
     eval panel(ring, 'oracle', 'mmd', 0) . ", flo(ring, 'oracle', 'mmd') u 1:2 w l lc rgb LB_GREY dt 2 t 'floor'"
     set yrange [1e-4:10]
+    set origin 0.0, 0.0
     set title '(d) trained ring8.h5: |per-mode variance error|' font ',8'
     set ylabel '|var_rel|' noenhanced
     eval panel(ring, ringmodel, 'var_rel', 0) . ", flo(ring, ringmodel, 'var_rel') u 1:2 w l lc rgb LB_GREY dt 2 t 'floor'"
     set yrange [1e-6:1]
+    set origin 0.333, 0.0
     set title '(e) trained moons.h5: |MMD^2_q - data floor|' font ',8'
     set ylabel '|mmd_q - floor|' noenhanced
     eval panel(moons, moonsmodel, 'mmd_q', 1)
     set yrange [1e-5:1]
+    set origin 0.666, 0.0
     set title '(f) trained moons.h5: |far fraction - data|' font ',8'
     set ylabel '|moons_far - floor|' noenhanced
     eval panel(moons, moonsmodel, 'moons_far', 1)
+    # the one key, in a strip of the full width above the panels
+    set origin 0.0, 0.83
+    set size 1.0, 0.09
+    unset logscale
+    unset border
+    unset tics
+    unset xlabel
+    unset ylabel
+    unset title
+    unset grid
+    set xrange [0:1]
+    set yrange [0:1]
+    set key center center horizontal maxrows 2 font ',7' samplen 2.5 width 1
+    plot NaN w lp lt 1 lw 2 t 'DDPM (best variant)', NaN w lp lt 2 t 'DDIM', \
+         NaN w lp lt 3 lw 2 t 'DPM-Solver (best)', NaN w lp lt 4 lw 2 t 'DPM-Solver++ (best)', \
+         NaN w lp lt 5 t 'PMM opt 1, V2', NaN w lp lt 7 lw 2 t 'PMM opt 2, V2', \
+         NaN w lp lt 6 dt 2 t 'PMM opt 1, best V1x', NaN w lp lt 8 dt 2 t 'PMM opt 2, best V1x', \
+         NaN w l lt 1 lw 0.5 dt 3 t 'members (thin)', NaN w l lc rgb LB_GREY dt 2 t 'floor'
     unset multiplot
     set output
 }
