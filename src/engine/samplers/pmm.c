@@ -595,9 +595,11 @@ static void pmm_gauss_law(const lb_sampler *s, double alpha, double li,
 }
 
 /* E[NFE] per coarse step: 1 + the expected number of midpoints off index
- * 0, 1 - 1/K for either option (Poisson(1) for K = inf). */
+ * 0, 1 - 1/K for either option (Poisson(1) for K = inf); option 2 with
+ * offset0=0 always has its midpoint off index 0 (none when K = 1). */
 static double pmm_expected_nfe(const lb_sampler *s, double alpha) {
   const pmm_params p = pmm_at(s->state, alpha);
+  if (p.skip0) return p.K < 2 ? 1.0 : 2.0;
   return p.K == 0 ? 2.0 : 2.0 - 1.0 / (double)p.K;
 }
 
