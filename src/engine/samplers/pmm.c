@@ -157,8 +157,10 @@ int lb_pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
  * so its midpoints are collected, over all rows, into a queue of up to ld
  * entries in the block layout, and the drift is evaluated one full queue
  * at a time: about (1 + E[N]) B drift rows in ceil(.) block calls per
- * block step, whatever K.  The fine form evaluates, at each fine index,
- * the rows whose H_i = 1, gathered into one compact block. */
+ * block step, whatever K.  The fine form runs the interpolation over a
+ * chunk of fine steps, queues the rows whose H_i = 1 (i > 0), evaluates
+ * the queue in block calls, then runs the refined iterate over the chunk
+ * (fine_zc_steps, below). */
 
 typedef struct {
   size_t n, d, ld, B;
@@ -174,14 +176,33 @@ typedef struct {
   /* fast form: the previous time and fine index of live entry j (aligned
    * with idx, compacted with it) */
   double *lprev, *lridx;
+  /* fine form: Z of a chunk of steps, the midpoint queue (fq_cap rows) */
+  size_t zc_steps, fq_cap;
+  double *zc, *fqy, *fqb, *fqtm;
+  size_t *fqrow;
+  long *fqstep;
 } pmm_ws;
+
+/* The fine form keeps the Z_i of up to fine_zc_steps fine steps (about
+ * 1 MB) and queues up to fine_q_cap midpoints, so that the midpoint
+ * drifts of a chunk of fine steps are evaluated in block calls of up to
+ * LB_BLOCK_MAX rows: the interpolation does not depend on the
+ * corrections, so it runs first over the chunk, then the refined iterate
+ * (the same operations on the same values as the step-by-step form). */
+static size_t fine_zc_steps(size_t n, size_t ld) {
+  size_t c = ((size_t)1 << 17) / (n * ld);
+  return c ? c : 1;
+}
+static size_t fine_q_cap(size_t ld) { return 4 * ld; }
 
 size_t lb_pmm_work(const lb_sampler *s, size_t ld) {
   size_t n = s->dyn.n, d = s->dyn.d;
   /* arrays of n: y0 M acc cM z qy qtmp (7); of d: b0 qb0 qb (3); scalars:
    * prev seg tk tm qtk qtm tau tt (8), idx qrow ridx done (4, one double
-   * each), lprev lridx (2) */
-  return (7 * n + 3 * d + 14) * ld;
+   * each), lprev lridx (2); the fine form's Z of a chunk of fine steps
+   * and its midpoint queue */
+  return (7 * n + 3 * d + 14) * ld + fine_zc_steps(n, ld) * n * ld +
+         (n + d + 3) * fine_q_cap(ld);
 }
 
 static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
@@ -214,7 +235,15 @@ static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
   W.ridx = (long *)w, w += ld;
   W.done = (int *)w, w += ld;
   W.lprev = w, w += ld;
-  W.lridx = w;
+  W.lridx = w, w += ld;
+  W.zc_steps = fine_zc_steps(W.n, ld);
+  W.zc = w, w += W.zc_steps * W.n * ld;
+  size_t Q = W.fq_cap = fine_q_cap(ld);
+  W.fqy = w, w += W.n * Q;
+  W.fqb = w, w += W.d * Q;
+  W.fqtm = w, w += Q;
+  W.fqrow = (size_t *)w, w += Q;
+  W.fqstep = (long *)w;
   return W;
 }
 
@@ -470,12 +499,13 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   const lb_dynamics_type *T = dy->type;
   size_t B = blk->B, ld = blk->ld;
   pmm_ws W = carve(s, ld, work);
-  size_t n = W.n, d = W.d;
+  size_t n = W.n, d = W.d, Q = W.fq_cap;
   long K = p->K;
   double h = alpha / (double)K;
-  double *yh = W.y0, *c = W.qb0, *cy = W.qy, *bk = W.qb;
+  double *yh = W.y0, *c = W.qb0;
   /* the corrections' weight: K, or K - 1 for option 2 on 1..K-1 */
   double wk = p->skip0 ? (double)(K - 1) : (double)K;
+  const long C = (long)W.zc_steps < K ? (long)W.zc_steps : K;
 
   for (size_t r = 0; r < B; r++) {
     W.tm[r] = t;
@@ -492,38 +522,53 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   }
   lb_dynamics_drift(dy, B, ld, y, W.tm, W.b0);
   for (size_t i = 0; i < n * ld; i++) yh[i] = y[i];
-  for (long i = 0; i < K; i++) {
-    size_t cnt = 0;
-    if (p->option == 1) lb_streams_uniform_block(blk->r, B, NULL, W.tt);
-    for (size_t r = 0; r < B; r++) {
-      int H = p->option == 2 ? (i == W.ridx[r]) : (W.tt[r] < 1.0 / (double)K);
-      if (H && i > 0) W.idx[cnt++] = r;
-    }
-    lb_streams_gauss(blk->rz, n, B, NULL, ld, W.z);
-    /* drift used by the refined iterate: b0 + K H (b(Yhat_i) - b0) */
-    for (size_t k = 0; k < d * ld; k++) c[k] = W.b0[k];
-    if (cnt) {
-      lb_block_gather(n, yh, ld, W.idx, cnt, cy, ld);
-      for (size_t j = 0; j < cnt; j++) {
-        W.qtm[j] = t + (double)i * h;
-        nfe[W.idx[j]]++;
-      }
-      lb_dynamics_drift(dy, cnt, ld, cy, W.qtm, bk);
-      for (size_t q = 0; q < d; q++)
-        for (size_t j = 0; j < cnt; j++) {
-          size_t r = W.idx[j];
-          c[q * ld + r] += wk * (bk[q * ld + j] - W.b0[q * ld + r]);
+  for (long i0 = 0, i = 0; i0 < K; i0 = i) {
+    /* pass 1: the interpolation over fine steps i0..i-1 (at most C, and
+     * while the queue has room for a whole step's midpoints), drawing
+     * each step's indicators and Z_i in the order of the literal form and
+     * queueing Yhat_i of the rows with H_i = 1 (i > 0) */
+    size_t qn = 0;
+    for (; i < K && i - i0 < C && qn + B <= Q; i++) {
+      if (p->option == 1) lb_streams_uniform_block(blk->r, B, NULL, W.tt);
+      for (size_t r = 0; r < B; r++) {
+        int H = p->option == 2 ? (i == W.ridx[r]) : (W.tt[r] < 1.0 / (double)K);
+        if (H && i > 0) {
+          for (size_t q = 0; q < n; q++) W.fqy[q * Q + qn] = yh[q * ld + r];
+          W.fqrow[qn] = r;
+          W.fqstep[qn] = i;
+          W.fqtm[qn] = t + (double)i * h;
+          nfe[r]++;
+          qn++;
         }
+      }
+      double *z = W.zc + (size_t)(i - i0) * n * ld;
+      lb_streams_gauss(blk->rz, n, B, NULL, ld, z);
+      for (size_t r = 0; r < B; r++) W.tm[r] = t + (double)i * h;
+      T->apply_A(dy, B, ld, W.tau, W.tm, yh);
+      T->add_G(dy, B, ld, W.tau, W.tm, 1.0, W.b0, yh);
+      T->add_noise(dy, B, ld, W.tau, W.tm, z, yh);
     }
-    /* refined iterate, over the fine step [t + i h, t + (i+1) h] */
-    for (size_t r = 0; r < B; r++) W.tm[r] = t + (double)i * h;
-    T->apply_A(dy, B, ld, W.tau, W.tm, y);
-    T->add_G(dy, B, ld, W.tau, W.tm, 1.0, c, y);
-    T->add_noise(dy, B, ld, W.tau, W.tm, W.z, y);
-    /* interpolation, same Z_i */
-    T->apply_A(dy, B, ld, W.tau, W.tm, yh);
-    T->add_G(dy, B, ld, W.tau, W.tm, 1.0, W.b0, yh);
-    T->add_noise(dy, B, ld, W.tau, W.tm, W.z, yh);
+    /* the queued drifts, in blocks of at most LB_BLOCK_MAX rows */
+    for (size_t o = 0; o < qn; o += LB_BLOCK_MAX) {
+      size_t m = qn - o < LB_BLOCK_MAX ? qn - o : LB_BLOCK_MAX;
+      lb_dynamics_drift(dy, m, Q, W.fqy + o, W.fqtm + o, W.fqb + o);
+    }
+    /* pass 2: the refined iterate over the same steps, same Z_i, with the
+     * drift b0 + wk H_i (b(Yhat_i) - b0) */
+    size_t e = 0;
+    for (long j = i0; j < i; j++) {
+      for (size_t k = 0; k < d * ld; k++) c[k] = W.b0[k];
+      for (; e < qn && W.fqstep[e] == j; e++) {
+        size_t r = W.fqrow[e];
+        for (size_t q = 0; q < d; q++)
+          c[q * ld + r] += wk * (W.fqb[q * Q + e] - W.b0[q * ld + r]);
+      }
+      const double *z = W.zc + (size_t)(j - i0) * n * ld;
+      for (size_t r = 0; r < B; r++) W.tm[r] = t + (double)j * h;
+      T->apply_A(dy, B, ld, W.tau, W.tm, y);
+      T->add_G(dy, B, ld, W.tau, W.tm, 1.0, c, y);
+      T->add_noise(dy, B, ld, W.tau, W.tm, z, y);
+    }
   }
 }
 
