@@ -19,12 +19,17 @@
 # read by `make bench` (tests/bench_mlp.c).
 import argparse, math, os, time
 
-import torch
-
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--reps", type=int, default=3)
 args = p.parse_args()
+# Debian's torch runs its products in OpenBLAS, whose own thread pool
+# torch.set_num_threads does not size: without these a "1-thread" run
+# used two cores (CPU time twice the wall time).  Set before the import.
+for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ[v] = str(args.threads)
+import torch
+
 torch.set_num_threads(args.threads)
 torch.manual_seed(1)
 dt = torch.float64

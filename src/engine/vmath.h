@@ -58,7 +58,10 @@ static inline LB_ALWAYS_INLINE double lb_from_bits(uint64_t u) {
  * +0 (true value < 3.3e-308: the mixture weights that use it are then
  * negligible by 300 orders of magnitude); NaN gives NaN.  Cost: about 30
  * flops, no branch, no table. */
-static inline LB_ALWAYS_INLINE double lb_exp(double x) {
+/* The shared part of lb_exp and lb_expm1: with x = n ln2 + r as below,
+ * returns e^r - 1 = r + r^2 q(r) and sets *scale = 2^n. */
+static inline LB_ALWAYS_INLINE double lb_exp_reduced(double x,
+                                                     double *scale) {
   const double shift = 0x1.8p52, log2e = 0x1.71547652b82fep0;
   const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
   double kd = x * log2e + shift;
@@ -76,8 +79,12 @@ static inline LB_ALWAYS_INLINE double lb_exp(double x) {
   q = q * r + 0.041666666666624164;
   q = q * r + 0.16666666666666669;
   q = q * r + 0.5000000000000001;
-  double p = 1.0 + (r + (r * r) * q);
-  double scale = lb_from_bits((u + 1023u) << 52);
+  *scale = lb_from_bits((u + 1023u) << 52);
+  return r + (r * r) * q;
+}
+
+static inline LB_ALWAYS_INLINE double lb_exp(double x) {
+  double scale, p = 1.0 + lb_exp_reduced(x, &scale);
   double y = p * scale;
   return x < -708.0 ? 0.0 : y;
 }
@@ -211,25 +218,7 @@ static inline LB_ALWAYS_INLINE void lb_sincos2pi(double u, double *sn,
  * NaN gives NaN.  Cost: about 30 flops, no branch, no table; 1 + p is
  * bit-for-bit lb_exp's polynomial, so a loop calling both shares it. */
 static inline LB_ALWAYS_INLINE double lb_expm1(double x) {
-  const double shift = 0x1.8p52, log2e = 0x1.71547652b82fep0;
-  const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
-  double kd = x * log2e + shift;
-  uint64_t u = lb_bits(kd);
-  kd -= shift;
-  double r = x - kd * ln2hi;
-  r = r - kd * ln2lo;
-  double q = 2.5100375832561234e-08;
-  q = q * r + 2.7620075879983367e-07;
-  q = q * r + 2.7557268480310024e-06;
-  q = q * r + 2.4801521322368692e-05;
-  q = q * r + 0.00019841269863040545;
-  q = q * r + 0.0013888888917196719;
-  q = q * r + 0.008333333333330065;
-  q = q * r + 0.041666666666624164;
-  q = q * r + 0.16666666666666669;
-  q = q * r + 0.5000000000000001;
-  double p = r + (r * r) * q;
-  double scale = lb_from_bits((u + 1023u) << 52);
+  double scale, p = lb_exp_reduced(x, &scale);
   double y = scale * p + (scale - 1.0);
   return x < -40.0 ? -1.0 : y;
 }
