@@ -17,8 +17,9 @@
  *   mmd_q    unbiased MMD^2 with a Gaussian kernel of a QUARTER of the
  *            median inter-point distance of the reference data (the
  *            median heuristic itself is nearly blind on moons);
- *   far      fraction of samples farther than MOONS_FAR from the noiseless
- *            moons curve (2.5 standard deviations of the data's noise);
+ *   far      fraction of samples farther than 0.5 from the noiseless
+ *            moons curve (2.5 standard deviations of the data's noise;
+ *            lb_moons_far_fraction, src/mlp/data.c);
  *   hist_kl  KL(data || model) of 2-D histograms on a 48 x 32 grid over
  *            [-3.6, 3.6] x [-2, 2.8] with half a count added to every bin.
  * Static functions: each including file uses what it needs.
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "mlp.h"
 #include "model.h"
 #include "rng.h"
 
@@ -74,29 +76,6 @@ static void q_ddpm_sample(const lb_model *m, size_t n, uint64_t seed,
 
 /* ---- moons measures -------------------------------------------------------- */
 
-#define MOONS_FAR 0.5
-
-/* Distance from p to the half circle of centre (cx, cy), radius 2, on the
- * side sign * (y - cy) >= 0. */
-static double q_arc_dist(const double *p, double cx, double cy, double sign) {
-  double dx = p[0] - cx, dy = p[1] - cy;
-  if (sign * dy >= 0) return fabs(hypot(dx, dy) - 2.0);
-  double d1 = hypot(dx - 2.0, dy), d2 = hypot(dx + 2.0, dy);
-  return d1 < d2 ? d1 : d2;
-}
-
-/* The noiseless moons (data.c, after x -> 2x + (-1, -0.2)): the upper half
- * circle of centre (-1, -0.2) and the lower one of centre (1, 0.8), both
- * of radius 2. */
-static double q_moons_far(const double *x, size_t n) {
-  size_t far = 0;
-  for (size_t i = 0; i < n; i++) {
-    double a = q_arc_dist(x + 2 * i, -1.0, -0.2, 1.0);
-    double b = q_arc_dist(x + 2 * i, 1.0, 0.8, -1.0);
-    far += (a < b ? a : b) > MOONS_FAR;
-  }
-  return (double)far / (double)n;
-}
 
 #define QH_NX 48
 #define QH_NY 32
@@ -135,7 +114,7 @@ static q_measures q_measure(const double *x, size_t n, const double *y,
   q_measures q;
   double sigma = lb_median_distance(y, m, 2) / 4.0;
   q.mmd_q = lb_mmd2_unbiased(x, n, y, m, 2, sigma);
-  q.far = q_moons_far(x, n);
+  q.far = lb_moons_far_fraction(x, n);
   q.hist_kl = q_hist_kl(x, n, y, m);
   return q;
 }

@@ -381,24 +381,8 @@ static long dsamples(const dexp *x, int model) {
  *              noise sd) from the noiseless arcs (data.c: the upper half
  *              circle of centre (-1, -0.2) and the lower one of centre
  *              (1, 0.8), radius 2); binomial SE.
- * The same measures as the shipped model's quality table (README). */
-
-static double arc_dist(const double *p, double cx, double cy, double sign) {
-  double dx = p[0] - cx, dy = p[1] - cy;
-  if (sign * dy >= 0) return fabs(hypot(dx, dy) - 2.0);
-  double d1 = hypot(dx - 2.0, dy), d2 = hypot(dx + 2.0, dy);
-  return d1 < d2 ? d1 : d2;
-}
-
-static double moons_far(const double *x, size_t n) {
-  size_t far = 0;
-  for (size_t i = 0; i < n; i++) {
-    double a = arc_dist(x + 2 * i, -1.0, -0.2, 1.0);
-    double b = arc_dist(x + 2 * i, 1.0, 0.8, -1.0);
-    far += (a < b ? a : b) > 0.5;
-  }
-  return n ? (double)far / (double)n : NAN;
-}
+ * The same measures as the shipped model's quality table (README);
+ * moons_far is lb_moons_far_fraction (src/mlp/data.c). */
 
 static void mmd_batches(const double *x, size_t n, const double *y, size_t m,
                         size_t d, double sigma, lb_metric_result *out) {
@@ -434,8 +418,8 @@ static void ref_measures(const char *data, const double *x, size_t n,
   res.floor = fl.estimate;
   add(rows, nrows, steps, nfe, "mmd_q", &res);
   if (strcmp(data, "moons") == 0 && d == 2) {
-    double p = moons_far(x, n);
-    lb_metric_result fr = {p, sqrt(p * (1 - p) / (double)n), moons_far(z, n), n};
+    double p = lb_moons_far_fraction(x, n);
+    lb_metric_result fr = {p, sqrt(p * (1 - p) / (double)n), lb_moons_far_fraction(z, n), n};
     add(rows, nrows, steps, nfe, "moons_far", &fr);
   }
   free(y);

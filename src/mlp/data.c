@@ -160,3 +160,24 @@ void lb_data_draw(const lb_data *d, gsl_rng *r, size_t n, double *x) {
       d->t->type->sample(d->t->state, r, x + i * d->dim);
   }
 }
+
+/* ---- moons: distance to the noiseless arcs ---------------------------- */
+
+/* Distance from p to the half circle of centre (cx, cy), radius 2, on the
+ * side sign * (y - cy) >= 0 (beyond it, to the nearer end point). */
+static double arc_dist(const double *p, double cx, double cy, double sign) {
+  double dx = p[0] - cx, dy = p[1] - cy;
+  if (sign * dy >= 0) return fabs(hypot(dx, dy) - 2.0);
+  double d1 = hypot(dx - 2.0, dy), d2 = hypot(dx + 2.0, dy);
+  return d1 < d2 ? d1 : d2;
+}
+
+double lb_moons_far_fraction(const double *x, size_t n) {
+  size_t far = 0;
+  for (size_t i = 0; i < n; i++) {
+    double a = arc_dist(x + 2 * i, -1.0, -0.2, 1.0);
+    double b = arc_dist(x + 2 * i, 1.0, 0.8, -1.0);
+    far += (a < b ? a : b) > 0.5;
+  }
+  return n ? (double)far / (double)n : NAN;
+}

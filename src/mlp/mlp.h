@@ -133,6 +133,12 @@ int lb_data_alloc(const char *spec, const char *what, lb_data **out,
                   lb_err *e);
 void lb_data_free(lb_data *d);
 size_t lb_data_dim(const lb_data *d);
+/* The fraction of the n 2-D points x (row-major pairs) farther than 0.5
+ * (2.5 noise sd) from the noiseless moons arcs (after data.c's x -> 2x +
+ * (-1, -0.2): the upper half circle of centre (-1, -0.2) and the lower
+ * one of centre (1, 0.8), radius 2); NAN for n = 0.  The moons quality
+ * measure of the experiments and the model tests. */
+double lb_moons_far_fraction(const double *x, size_t n);
 const char *lb_data_spec(const lb_data *d);
 /* n independent draws into x[r * dim + i] (row-major), using only r. */
 void lb_data_draw(const lb_data *d, gsl_rng *r, size_t n, double *x);
