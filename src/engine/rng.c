@@ -419,6 +419,68 @@ static void gather(lb_streams *s, const size_t *rows, size_t j0, size_t m,
   }
 }
 
+/* The stream state of rows[j0 .. j0+m) into lane arrays, lane j at block
+ * pos + offs[j0 + j] (offs NULL: pos + off); the streams do not move. */
+static void gather_at(const lb_streams *s, const size_t *rows, size_t j0,
+                      size_t m, const uint64_t *offs, uint64_t off,
+                      lanes *L) {
+  for (size_t j = 0; j < m; j++) {
+    size_t r = rows ? rows[j0 + j] : j0 + j;
+    L->k0[j] = s->k0[r];
+    L->k1[j] = s->k1[r];
+    L->c2[j] = s->c2[r];
+    L->c3[j] = s->c3[r];
+    L->pos[j] = s->pos[r] + (offs ? offs[j0 + j] : off);
+  }
+}
+
+void lb_streams_uniform_at(const lb_streams *s, size_t cnt, const size_t *rows,
+                           uint64_t off, double *u) {
+  lanes L;
+  for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
+    size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
+    if (!rows) { /* contiguous rows: read the state in place */
+      uint64_t hi52[LB_BLOCK_MAX], w2[LB_BLOCK_MAX];
+      philox_lanes(m, s->k0 + j0, s->k1 + j0, s->c2 + j0, s->c3 + j0,
+                   s->pos + j0, off, hi52, w2);
+      uniform_of(m, hi52, u + j0);
+      continue;
+    }
+    gather_at(s, rows, j0, m, NULL, off, &L);
+    uniform_lanes(m, L.k0, L.k1, L.c2, L.c3, L.pos, u + j0);
+  }
+}
+
+void lb_streams_gauss_at(const lb_streams *s, size_t n, size_t cnt,
+                         const size_t *rows, const uint64_t *offs, size_t ld,
+                         double *z) {
+  lanes L;
+  double spare[LB_BLOCK_MAX];
+  uint64_t npairs = (n + 1) / 2;
+  for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
+    size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
+    const uint32_t *k0 = L.k0, *k1 = L.k1, *c2 = L.c2, *c3 = L.c3;
+    if (rows) {
+      gather_at(s, rows, j0, m, offs, 0, &L);
+    } else { /* contiguous rows: the keys in place, only the positions */
+      k0 = s->k0 + j0, k1 = s->k1 + j0, c2 = s->c2 + j0, c3 = s->c3 + j0;
+      for (size_t j = 0; j < m; j++) L.pos[j] = s->pos[j0 + j] + offs[j0 + j];
+    }
+    for (uint64_t q = 0; q < npairs; q++) {
+      double *za = z + 2 * q * ld + j0;
+      double *zb = 2 * q + 1 < n ? z + (2 * q + 1) * ld + j0 : spare;
+      gauss_pairs(m, k0, k1, c2, c3, L.pos, q, za, zb);
+    }
+  }
+}
+
+void lb_streams_skip(lb_streams *s, size_t cnt, const uint64_t *blocks,
+                     uint64_t plus) {
+  for (size_t j = 0; j < cnt; j++) s->pos[j] += blocks[j] + plus;
+}
+
+uint64_t lb_streams_gauss_blocks(size_t n) { return (n + 1) / 2; }
+
 void lb_streams_uniform_block(lb_streams *s, size_t cnt, const size_t *rows,
                               double *u) {
   lanes L;

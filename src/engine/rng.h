@@ -60,4 +60,25 @@ unsigned long lb_streams_geometric(lb_streams *s, size_t row, double p);
 void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
                       size_t ld, double *z);
 
+/* Draws at a distance from a row's position, for a sampler that knows
+ * the layout of its draws ahead (PLMC's fast form): each uniform takes
+ * one block of the stream, each n-vector of Gaussians
+ * lb_streams_gauss_blocks(n) blocks, so the k-th draw of a sequence sits
+ * at a known offset.  These read the streams without moving them;
+ * lb_streams_skip moves a row on afterwards.  The values are those that
+ * lb_streams_uniform_block / lb_streams_gauss would give at that point
+ * of the stream. */
+/* u[j] = the uniform at block pos + off of row rows[j] (NULL: row j). */
+void lb_streams_uniform_at(const lb_streams *s, size_t cnt, const size_t *rows,
+                           uint64_t off, double *u);
+/* z[i*ld + j] (i < n): the n Gaussians from block pos + offs[j] on of row
+ * rows[j] (rows NULL: row j). */
+void lb_streams_gauss_at(const lb_streams *s, size_t n, size_t cnt,
+                         const size_t *rows, const uint64_t *offs, size_t ld,
+                         double *z);
+/* Rows 0..cnt move on by blocks[j] + plus blocks. */
+void lb_streams_skip(lb_streams *s, size_t cnt, const uint64_t *blocks,
+                     uint64_t plus);
+uint64_t lb_streams_gauss_blocks(size_t n);
+
 #endif

@@ -195,14 +195,18 @@ static size_t fine_zc_steps(size_t n, size_t ld) {
 }
 static size_t fine_q_cap(size_t ld) { return 4 * ld; }
 
+static size_t od_work(size_t n, size_t ld);
+
 size_t lb_pmm_work(const lb_sampler *s, size_t ld) {
   size_t n = s->dyn.n, d = s->dyn.d;
   /* arrays of n: y0 M acc cM z qy qtmp (7); of d: b0 qb0 qb (3); scalars:
    * prev seg tk tm qtk qtm tau tt (8), idx qrow ridx done (4, one double
    * each), lprev lridx (2); the fine form's Z of a chunk of fine steps
    * and its midpoint queue */
-  return (7 * n + 3 * d + 14) * ld + fine_zc_steps(n, ld) * n * ld +
-         (n + d + 3) * fine_q_cap(ld);
+  size_t w = (7 * n + 3 * d + 14) * ld + fine_zc_steps(n, ld) * n * ld +
+             (n + d + 3) * fine_q_cap(ld);
+  size_t wo = od_work(n, ld); /* pmm_step_od, overdamped */
+  return w > wo ? w : wo;
 }
 
 static pmm_ws carve(const lb_sampler *s, size_t ld, double *w) {
@@ -358,34 +362,6 @@ static void queue_rows(pmm_ws *W, size_t qn, size_t cnt, double t) {
   }
 }
 
-/* Overdamped (A = I, G_tau = tau I, Gamma_tau = sqrt(2 tau) I): for live
- * row r = idx[j], M_k = M_{k-1} + sqrt(2 seg) W_k in place, and the queue
- * entry Yhat_k = (Y + tk b0) + M_k with its b0: the IEEE operations of
- * the general path's gather, apply_A, add_noise, scatter, gathers, add_G
- * and sum (the same bits), without the copies and calls. */
-LB_VECTOR_CLONES
-static void od_midpoints(size_t n, size_t cnt, size_t ld,
-                         const size_t *restrict idx, const double *restrict seg,
-                         const double *restrict tk, const double *restrict z,
-                         double *restrict M, const double *restrict y0,
-                         const double *restrict b0, double *restrict qy,
-                         double *restrict qb0) {
-  double sc[LB_BLOCK_MAX];
-#pragma omp simd
-  for (size_t j = 0; j < cnt; j++) sc[j] = lb_sqrt_fma(2.0 * seg[j]);
-  for (size_t i = 0; i < n; i++) {
-    const double *zi = z + i * ld, *yi = y0 + i * ld, *bi = b0 + i * ld;
-    double *Mi = M + i * ld, *qi = qy + i * ld, *q0 = qb0 + i * ld;
-    for (size_t j = 0; j < cnt; j++) {
-      size_t r = idx[j];
-      double m = Mi[r] + sc[j] * zi[j], b = bi[r];
-      Mi[r] = m;
-      q0[j] = b;
-      qi[j] = (yi[r] + tk[j] * b) + m;
-    }
-  }
-}
-
 LB_VECTOR_CLONES
 static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
                           const lb_block *blk, double alpha, double t,
@@ -431,18 +407,6 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
     }
     live = cnt;
     if (cnt == 0) break;
-    if (T == &lb_dynamics_overdamped) { /* the same, in one pass */
-      lb_streams_gauss(blk->rz, n, cnt, cnt == B ? NULL : W.idx, ld, W.z);
-      if (qn + cnt > ld) {
-        flush(s, p, &W, qn, alpha, nfe);
-        qn = 0;
-      }
-      od_midpoints(n, cnt, ld, W.idx, W.seg, W.tk, W.z, W.M, W.y0, W.b0,
-                   W.qy + qn, W.qb0 + qn);
-      queue_rows(&W, qn, cnt, t);
-      qn += cnt;
-      continue;
-    }
     /* M_k = A_seg M_{k-1} + Gamma_seg W_k on the active rows, compacted */
     lb_block_gather(n, W.M, ld, W.idx, cnt, W.cM, ld);
     T->apply_A(dy, cnt, ld, W.seg, NULL, W.cM);
@@ -486,6 +450,228 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
 #pragma omp simd
     for (size_t r = 0; r < B; r++) yi[r] += Mi[r] + ai[r];
   }
+}
+
+/* ---- fast form on overdamped dynamics --------------------------------------
+ * The same values as pmm_step_fast (bit for bit), arranged for the
+ * overdamped case, where A = I and a midpoint needs only its time, its
+ * segment's Gaussians and the start point.  A row's draws come in a fixed
+ * pattern: round k = 0, 1, ... takes a uniform (the k-th time), then the
+ * n Gaussians of segment k (from the previous time to that one, or to the
+ * end once the time is past it), so round k's uniform sits su k blocks
+ * into the row's stream and its Gaussians su k + 1 blocks in (su = 1 +
+ * the Gaussians' blocks).  The time rounds therefore draw only uniforms;
+ * the midpoints of all rounds go into one list (round by round, so a
+ * row's entries are in time order), and their Gaussians, M recursion,
+ * interpolations, drifts and corrections are each one pass over the
+ * list: a handful of calls per block step however the midpoints fall,
+ * instead of a dozen per round.  K = inf and option 1 with K > 1 (option
+ * 2 and K = 1 have at most one midpoint and keep the general path). */
+
+typedef struct {
+  size_t n, ld, Q;
+  double *b0, *M, *acc, *zf;        /* n x ld */
+  double *lp, *lr, *tt, *last, *t0; /* ld */
+  size_t *idx;                      /* ld */
+  uint64_t *foff;                   /* ld: offset of the last segment */
+  size_t *erow;                     /* Q: the list of midpoints */
+  double *etk, *eseg, *etm, *elr;   /* Q */
+  uint64_t *eoff;                   /* Q */
+  double *ez, *qy, *qb;             /* n x Q */
+} od_ws;
+
+/* the list holds up to ld midpoints: a block of Poisson(1) rows overflows
+ * it in most steps, so the flush in the middle of the rounds is the common
+ * path (and tested by every run); a list of 2 ld was about 2% faster */
+static size_t od_q_cap(size_t ld) { return ld; }
+
+static size_t od_work(size_t n, size_t ld) {
+  size_t Q = od_q_cap(ld);
+  return 4 * n * ld + 7 * ld + 6 * Q + 3 * n * Q;
+}
+
+static od_ws od_carve(size_t n, size_t ld, double *w) {
+  od_ws W;
+  W.n = n;
+  W.ld = ld;
+  W.Q = od_q_cap(ld);
+  W.b0 = w, w += n * ld;
+  W.M = w, w += n * ld;
+  W.acc = w, w += n * ld;
+  W.zf = w, w += n * ld;
+  W.lp = w, w += ld;
+  W.lr = w, w += ld;
+  W.tt = w, w += ld;
+  W.last = w, w += ld;
+  W.t0 = w, w += ld;
+  W.idx = (size_t *)w, w += ld;
+  W.foff = (uint64_t *)w, w += ld;
+  W.erow = (size_t *)w, w += W.Q;
+  W.etk = w, w += W.Q;
+  W.eseg = w, w += W.Q;
+  W.etm = w, w += W.Q;
+  W.elr = w, w += W.Q;
+  W.eoff = (uint64_t *)w, w += W.Q;
+  W.ez = w, w += n * W.Q;
+  W.qy = w, w += n * W.Q;
+  W.qb = w;
+  return W;
+}
+
+/* The next selected time of the live rows from their uniforms u (in
+ * place; next_times' arithmetic): lp the previous time, lr the fine index
+ * (finite K), updated.  For K a power of two ri / K is ri * (1 / K)
+ * exactly, which saves a vector divide. */
+LB_VECTOR_CLONES
+static void od_times(const pmm_params *p, size_t live, double *restrict u,
+                     const double *restrict lp, double *restrict lr) {
+  neglog1m(live, u);
+  if (p->K == 0) {
+#pragma omp simd
+    for (size_t j = 0; j < live; j++) u[j] += lp[j];
+    return;
+  }
+  double K = (double)p->K, lq = -log1p(-1.0 / K);
+  int pow2 = (p->K & (p->K - 1)) == 0;
+  double iK = 1.0 / K;
+  if (pow2) {
+#pragma omp simd
+    for (size_t j = 0; j < live; j++) {
+      double g = floor(u[j] / lq) + 1.0;
+      g = g < K ? g : K;
+      double ri = lr[j] + g;
+      lr[j] = ri;
+      u[j] = lb_select(-(uint64_t)(ri >= K), 1.0, ri * iK);
+    }
+    return;
+  }
+#pragma omp simd
+  for (size_t j = 0; j < live; j++) {
+    double g = floor(u[j] / lq) + 1.0;
+    g = g < K ? g : K;
+    double ri = lr[j] + g, q = ri / K;
+    lr[j] = ri;
+    u[j] = lb_select(-(uint64_t)(ri >= K), 1.0, q);
+  }
+}
+
+/* Entries 0..ne of the list: their Gaussians, M_k = M_{k-1} + sqrt(2 seg)
+ * W_k and Yhat_k = (Y + tk b0) + M_k in list order, the drifts in block
+ * calls, and the corrections wk (b(Yhat_k) - b0) into acc in list order. */
+LB_VECTOR_CLONES
+static void od_flush(const lb_sampler *s, const lb_block *blk, od_ws *W,
+                     size_t ne, const double *y, double alpha, double t,
+                     double wk, long *nfe) {
+  size_t n = W->n, ld = W->ld, Q = W->Q;
+  if (ne == 0) return;
+  lb_streams_gauss_at(blk->rz, n, ne, W->erow, W->eoff, Q, W->ez);
+  /* etk and eseg hold the time x and the previous time lp in units of
+   * alpha: tk = x alpha, seg = (x - lp) alpha, absolute time t + tk */
+  double sc[LB_BLOCK_MAX], tk[LB_BLOCK_MAX];
+  const double *restrict ex = W->etk, *restrict elp = W->eseg;
+  double *restrict tm = W->etm;
+#pragma omp simd
+  for (size_t e = 0; e < ne; e++) {
+    double x = ex[e];
+    sc[e] = lb_sqrt_fma(2.0 * ((x - elp[e]) * alpha));
+    tk[e] = x * alpha;
+    tm[e] = t + x * alpha;
+  }
+  for (size_t e = 0; e < ne; e++) {
+    size_t r = W->erow[e];
+    for (size_t i = 0; i < n; i++) {
+      double m = W->M[i * ld + r] + sc[e] * W->ez[i * Q + e];
+      W->M[i * ld + r] = m;
+      W->qy[i * Q + e] = (y[i * ld + r] + tk[e] * W->b0[i * ld + r]) + m;
+    }
+  }
+  for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
+    size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
+    lb_dynamics_drift(&s->dyn, m, Q, W->qy + o, W->etm + o, W->qb + o);
+  }
+  for (size_t i = 0; i < n; i++) {
+    const double *qb = W->qb + i * Q, *b0 = W->b0 + i * ld;
+    double *acc = W->acc + i * ld;
+    for (size_t e = 0; e < ne; e++) {
+      size_t r = W->erow[e];
+      acc[r] += wk * (qb[e] - b0[r]);
+    }
+  }
+  for (size_t e = 0; e < ne; e++) nfe[W->erow[e]]++;
+}
+
+LB_VECTOR_CLONES
+static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
+                        const lb_block *blk, double alpha, double t,
+                        double *y, long *nfe, double *work) {
+  size_t B = blk->B, ld = blk->ld, n = s->dyn.n;
+  od_ws W = od_carve(n, ld, work);
+  uint64_t gb = lb_streams_gauss_blocks(n), su = 1 + gb;
+  /* the correction weight: K G_h = K h (add_G's c tau), or alpha G'(0) */
+  double wk = p->K ? (double)p->K * (alpha / (double)p->K) : alpha;
+
+  /* the list of midpoints (erow, and in etk / eseg the time and the
+   * previous time, in units of alpha; elr the fine index): round k's
+   * live rows are the entries it appended, so they are the next round's
+   * list; round 0's is every row */
+  for (size_t r = 0; r < B; r++) {
+    W.t0[r] = t;
+    nfe[r] = 1;
+    W.erow[r] = r;
+    W.etk[r] = 0.0;
+    W.elr[r] = 0.0;
+  }
+  lb_dynamics_drift(&s->dyn, B, ld, y, W.t0, W.b0);
+  memset(W.M, 0, n * ld * sizeof *W.M);
+  memset(W.acc, 0, n * ld * sizeof *W.acc);
+
+  size_t live = B, s0 = 0, ne = 0; /* live list = entries s0 .. s0+live */
+  for (uint64_t k = 0; live > 0; k++) {
+    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W.erow + s0, k * su,
+                          W.tt);
+    od_times(p, live, W.tt, W.etk + s0, W.elr + s0);
+    if (ne + live > W.Q) { /* make room (the flush reads the list only) */
+      od_flush(s, blk, &W, ne, y, alpha, t, wk, nfe);
+      ne = 0;
+    }
+    /* rows past the end record their last time; the others append a
+     * midpoint (written at or before the entry read: safe in place) */
+    size_t cnt = 0, *restrict erow = W.erow;
+    double *restrict tt = W.tt, *restrict ex = W.etk, *restrict elp = W.eseg,
+                     *restrict elr = W.elr;
+    for (size_t j = 0; j < live; j++) {
+      size_t r = erow[s0 + j], e = ne + cnt;
+      double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
+      W.last[r] = lp;
+      erow[e] = r;
+      ex[e] = x;
+      elp[e] = lp;
+      elr[e] = lr;
+      cnt += x < 1.0;
+    }
+    for (size_t e = 0; e < cnt; e++) W.eoff[ne + e] = k * su + 1;
+    s0 = ne;
+    ne += cnt;
+    live = cnt;
+  }
+  od_flush(s, blk, &W, ne, y, alpha, t, wk, nfe);
+  /* a row with N midpoints drew its last segment in round N */
+  for (size_t r = 0; r < B; r++) W.foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
+
+  /* the last segment, then Y' = (Y + alpha b0) + (M + acc) */
+  lb_streams_gauss_at(blk->rz, n, B, NULL, W.foff, ld, W.zf);
+  double sc[LB_BLOCK_MAX];
+#pragma omp simd
+  for (size_t r = 0; r < B; r++) sc[r] = lb_sqrt_fma(2.0 * ((1.0 - W.last[r]) * alpha));
+  for (size_t i = 0; i < n; i++) {
+    double *restrict yi = y + i * ld;
+    const double *restrict Mi = W.M + i * ld, *restrict ai = W.acc + i * ld,
+                           *restrict zi = W.zf + i * ld, *restrict bi = W.b0 + i * ld;
+#pragma omp simd
+    for (size_t r = 0; r < B; r++)
+      yi[r] = (yi[r] + alpha * bi[r]) + ((Mi[r] + sc[r] * zi[r]) + ai[r]);
+  }
+  lb_streams_skip(blk->rz, B, W.foff, gb);
 }
 
 /* ---- fine form -------------------------------------------------------- */
@@ -577,6 +763,9 @@ void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
   const pmm_params q = pmm_at(s->state, alpha), *p = &q;
   if (p->fine)
     pmm_step_fine(s, p, blk, alpha, t, y, nfe, work);
+  else if (s->dyn.type == &lb_dynamics_overdamped && blk->r == blk->rz &&
+           (p->K == 0 || (p->option == 1 && p->K > 1)))
+    pmm_step_od(s, p, blk, alpha, t, y, nfe, work);
   else
     pmm_step_fast(s, p, blk, alpha, t, y, nfe, work);
 }
