@@ -377,6 +377,7 @@ static int langevin_cell(const lb_experiment *x, const lb_cell *cl, hid_t file,
      * own parallel loops (bootstrap replicates, projections) get the
      * threads instead. */
     int outer = R >= (size_t)threads ? threads : 1, saved = omp_get_max_threads();
+    (void)outer; /* unused where OpenMP is off (the clang fuzz build) */
     omp_set_num_threads(threads);
 #pragma omp parallel num_threads(outer)
     {
