@@ -261,6 +261,16 @@ static inline LB_ALWAYS_INLINE double lb_log_fma(double x) {
   return e * ln2hi + fma(e, ln2lo, lm);
 }
 
+/* floor(x) for x >= 0 (exactly floor's value): x + 2^52 - 2^52 rounds x
+ * to an integer (exact below 2^52), one less if that went up; x itself
+ * from 2^52 on (an integer already).  libm's floor keeps a loop scalar
+ * under -std=c11 (GCC 12 vectorises it only without trapping math). */
+static inline LB_ALWAYS_INLINE double lb_floor_pos(double x) {
+  double t = (x + 0x1p52) - 0x1p52;
+  t = t > x ? t - 1.0 : t;
+  return x < 0x1p52 ? t : x;
+}
+
 /* sqrt(x) for x >= 0 finite: lb_sqrt's start and three of its Newton
  * steps for y ~ 1/sqrt(x) (relative error 4e-11), then one Newton step on
  * s = x y itself with the exact residual x - s^2 (fma): s + (y/2)(x - s^2),

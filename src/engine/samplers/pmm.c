@@ -285,11 +285,11 @@ static void next_times(const pmm_params *p, lb_streams *r, size_t live,
   if (p->option == 1 && p->K > 1) {
 #pragma omp simd
     for (size_t j = 0; j < live; j++) {
-      double g = floor(tt[j] / lq) + 1.0;
+      double g = lb_floor_pos(tt[j] / lq) + 1.0;
       g = g < K ? g : K; /* past the last index anyway */
       double ri = lr[j] + g, q = ri / K;
       lr[j] = ri;
-      tt[j] = lb_select(-(uint64_t)(ri >= K), 1.0, q);
+      tt[j] = ri < K ? q : 1.0;
     }
     return;
   }
@@ -537,21 +537,21 @@ static void od_times(const pmm_params *p, size_t live, double *restrict u,
   if (pow2) {
 #pragma omp simd
     for (size_t j = 0; j < live; j++) {
-      double g = floor(u[j] / lq) + 1.0;
+      double g = lb_floor_pos(u[j] / lq) + 1.0;
       g = g < K ? g : K;
       double ri = lr[j] + g;
       lr[j] = ri;
-      u[j] = lb_select(-(uint64_t)(ri >= K), 1.0, ri * iK);
+      u[j] = ri < K ? ri * iK : 1.0;
     }
     return;
   }
 #pragma omp simd
   for (size_t j = 0; j < live; j++) {
-    double g = floor(u[j] / lq) + 1.0;
+    double g = lb_floor_pos(u[j] / lq) + 1.0;
     g = g < K ? g : K;
     double ri = lr[j] + g, q = ri / K;
     lr[j] = ri;
-    u[j] = lb_select(-(uint64_t)(ri >= K), 1.0, q);
+    u[j] = ri < K ? q : 1.0;
   }
 }
 
