@@ -303,3 +303,71 @@ Test(noise, a_row_reads_only_its_own_stream) {
   lb_streams_free(a);
   lb_streams_free(b);
 }
+
+/* lb_floor_pos is floor on x >= 0: at the integers, halves and their
+ * neighbours, around 2^52 and on random magnitudes from 2^-30 to 2^70. */
+Test(vmath, floor_pos_is_floor) {
+  const double sp[] = {0.0, 0x1p-1074, 0.5, 1.0, 1.5, 2.5, 3.0,
+                       0x1.fffffffffffffp-1, 0x1.fffffffffffffp+1,
+                       0x1p52 - 0.5, 0x1p52, 0x1p52 + 1.0, 0x1p53 + 2.0,
+                       1e300, HUGE_VAL};
+  for (size_t k = 0; k < sizeof sp / sizeof *sp; k++) {
+    cr_expect_eq(lb_floor_pos(sp[k]), floor(sp[k]), "x = %a", sp[k]);
+    double up = nextafter(sp[k], HUGE_VAL);
+    cr_expect_eq(lb_floor_pos(up), floor(up), "x = %a", up);
+  }
+  uint64_t st = 99;
+  long bad = 0;
+  for (long k = 0; k < 2000000; k++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    double x = ldexp((double)(st >> 11) * 0x1.0p-53, (int)(k % 100) - 30);
+    bad += lb_floor_pos(x) != floor(x);
+  }
+  cr_expect_eq(bad, 0);
+}
+
+/* The draws at an offset (PLMC's fast form) are the values the streams
+ * give at that point: uniforms, and Gaussians of odd and even n, for
+ * contiguous and listed rows; the streams do not move until skipped. */
+Test(noise, draws_at_an_offset_match_the_sequence) {
+  const size_t rows = 13, n = 3, ld = 16;
+  lb_streams *a = lb_streams_alloc(rows), *b = lb_streams_alloc(rows);
+  for (size_t j = 0; j < rows; j++) {
+    lb_streams_seed(a, j, 42, 500 + j, 1);
+    lb_streams_seed(b, j, 42, 500 + j, 1);
+  }
+  uint64_t gb = lb_streams_gauss_blocks(n);
+  cr_assert_eq(gb, 2);
+  /* sequence on a: u, z(n), u, z(n), ...; read from b at offsets */
+  double ua[16], za[3 * 16], ub[16], zb[3 * 16];
+  size_t list[5] = {12, 0, 7, 3, 9};
+  uint64_t offs[13];
+  for (uint64_t k = 0; k < 4; k++) {
+    lb_streams_uniform_block(a, rows, NULL, ua);
+    lb_streams_gauss(a, n, rows, NULL, ld, za);
+    lb_streams_uniform_at(b, rows, NULL, k * (1 + gb), ub);
+    for (size_t j = 0; j < rows; j++) offs[j] = k * (1 + gb) + 1;
+    lb_streams_gauss_at(b, n, rows, NULL, offs, ld, zb);
+    for (size_t j = 0; j < rows; j++) {
+      cr_expect_eq(ua[j], ub[j], "round %lu row %zu", (unsigned long)k, j);
+      for (size_t i = 0; i < n; i++)
+        cr_expect_eq(za[i * ld + j], zb[i * ld + j]);
+    }
+    lb_streams_uniform_at(b, 5, list, k * (1 + gb), ub);
+    lb_streams_gauss_at(b, n, 5, list, offs, ld, zb);
+    for (size_t j = 0; j < 5; j++) {
+      cr_expect_eq(ua[list[j]], ub[j]);
+      for (size_t i = 0; i < n; i++)
+        cr_expect_eq(za[i * ld + list[j]], zb[i * ld + j]);
+    }
+  }
+  /* after skipping 4 rounds, b's next draws are a's */
+  uint64_t four[13];
+  for (size_t j = 0; j < rows; j++) four[j] = 4 * (1 + gb) - 1;
+  lb_streams_skip(b, rows, four, 1);
+  lb_streams_uniform_block(a, rows, NULL, ua);
+  lb_streams_uniform_block(b, rows, NULL, ub);
+  for (size_t j = 0; j < rows; j++) cr_expect_eq(ua[j], ub[j]);
+  lb_streams_free(a);
+  lb_streams_free(b);
+}
