@@ -83,6 +83,7 @@ typedef struct {
   unsigned char *full; /* [m] 1 when component k uses chol */
   int any_full;
   int all_iso;         /* every component isotropic (sd_k,i = sd_k) */
+  int v8;              /* the AVX-512 block kernel serves it (use_v8) */
   double *hprec;       /* [m] -1/(2 sd_k,0^2) (the isotropic kernel) */
   gsl_ran_discrete_t *pick;
 } gmm_state;
@@ -357,10 +358,213 @@ static void gmm_grad_block_diag(const gmm_state *s, size_t B, size_t ld,
   if (xt != stack) free(xt);
 }
 
+/* ---- AVX-512 kernel for d <= 16 and m <= CH --------------------------
+ * diag_chunk's operations, in its order, on 512-bit vectors of 8 rows
+ * (bit-identical to it; tests/test_targets.c compares the two), written
+ * with intrinsics because GCC keeps diag_chunk's sum and accumulators in
+ * stack arrays, stored and reloaded at every component: here they are
+ * registers, and two chunks go through each component together (the exp
+ * polynomial is a chain of dependent fused multiply-adds: two chains in
+ * flight).  lb_exp_fma is spelled out with the same fused operations and
+ * the same flush below -708. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
+#define GMM_AVX512 1
+#include <immintrin.h>
+
+__attribute__((target("avx512f"), always_inline)) static inline __m512d
+exp_fma_v8(__m512d x) {
+  const __m512d shift = _mm512_set1_pd(0x1.8p52);
+  __m512d kd = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.71547652b82fep0), shift);
+  __m512i u = _mm512_castpd_si512(kd);
+  kd = _mm512_sub_pd(kd, shift);
+  __m512d r = _mm512_fnmadd_pd(kd, _mm512_set1_pd(0x1.62e42fee00000p-1), x);
+  r = _mm512_fnmadd_pd(kd, _mm512_set1_pd(0x1.a39ef35793c76p-33), r);
+  __m512d q = _mm512_set1_pd(2.5100375832561234e-08);
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(2.7620075879983367e-07));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(2.7557268480310024e-06));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(2.4801521322368692e-05));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.00019841269863040545));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.0013888888917196719));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.008333333333330065));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.041666666666624164));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.16666666666666669));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.5000000000000001));
+  __m512d p = _mm512_add_pd(_mm512_set1_pd(1.0),
+                            _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, r));
+  __m512d scale = _mm512_castsi512_pd(
+      _mm512_slli_epi64(_mm512_add_epi64(u, _mm512_set1_epi64(1023)), 52));
+  __mmask8 keep = _mm512_cmp_pd_mask(x, _mm512_set1_pd(-708.0), _CMP_NLT_UQ);
+  return _mm512_maskz_mov_pd(keep, _mm512_mul_pd(p, scale));
+}
+
+/* One chunk of 8 rows: x and g with leading dimensions lx, lg. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+chunk_v8(const gmm_state *s, const size_t d, const int iso,
+         const double *x, size_t lx, double *g, size_t lg) {
+  const size_t m = s->m;
+  __m512d xv[16], ga[16], L[CH];
+  for (size_t i = 0; i < d; i++) xv[i] = _mm512_loadu_pd(x + i * lx);
+  __m512d mx = _mm512_set1_pd(-HUGE_VAL);
+  for (size_t k = 0; k < m; k++) {
+    const double *mu = s->mu + k * d, *isd = s->isd + k * d;
+    __m512d q = _mm512_setzero_pd();
+    for (size_t i = 0; i < d; i++) {
+      __m512d y = _mm512_sub_pd(xv[i], _mm512_set1_pd(mu[i]));
+      if (!iso) y = _mm512_mul_pd(y, _mm512_set1_pd(isd[i]));
+      q = _mm512_fmadd_pd(y, y, q);
+    }
+    __m512d v = _mm512_fmadd_pd(_mm512_set1_pd(iso ? s->hprec[k] : -0.5), q,
+                                _mm512_set1_pd(s->logc[k]));
+    L[k] = v;
+    mx = _mm512_max_pd(v, mx); /* v > mx ? v : mx */
+  }
+  __m512d sum = _mm512_setzero_pd();
+  for (size_t i = 0; i < d; i++) ga[i] = _mm512_setzero_pd();
+  for (size_t k = 0; k < m; k++) {
+    const double *mu = s->mu + k * d, *pr = s->prec + k * d;
+    __m512d w = exp_fma_v8(_mm512_sub_pd(L[k], mx));
+    sum = _mm512_add_pd(sum, w);
+    __m512d wp = _mm512_mul_pd(w, _mm512_set1_pd(iso ? pr[0] : 1.0));
+    for (size_t i = 0; i < d; i++) {
+      __m512d t = _mm512_sub_pd(xv[i], _mm512_set1_pd(mu[i]));
+      if (!iso) t = _mm512_mul_pd(t, _mm512_set1_pd(pr[i]));
+      ga[i] = _mm512_fmadd_pd(wp, t, ga[i]);
+    }
+  }
+  __m512d inv = _mm512_div_pd(_mm512_set1_pd(1.0), sum);
+  for (size_t i = 0; i < d; i++)
+    _mm512_storeu_pd(g + i * lg, _mm512_mul_pd(ga[i], inv));
+}
+
+/* Two chunks (16 rows) at once, component by component: the same
+ * operations per row as chunk_v8. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+chunk2_v8(const gmm_state *s, const size_t d, const int iso,
+          const double *x, size_t lx, double *g, size_t lg) {
+  const size_t m = s->m;
+  __m512d xa[16], xb[16], ga[16], gb[16], La[CH], Lb[CH];
+  for (size_t i = 0; i < d; i++) {
+    xa[i] = _mm512_loadu_pd(x + i * lx);
+    xb[i] = _mm512_loadu_pd(x + i * lx + VL);
+  }
+  __m512d ma = _mm512_set1_pd(-HUGE_VAL), mb = ma;
+  for (size_t k = 0; k < m; k++) {
+    const double *mu = s->mu + k * d, *isd = s->isd + k * d;
+    __m512d qa = _mm512_setzero_pd(), qb = qa;
+    for (size_t i = 0; i < d; i++) {
+      __m512d mi = _mm512_set1_pd(mu[i]);
+      __m512d ya = _mm512_sub_pd(xa[i], mi), yb = _mm512_sub_pd(xb[i], mi);
+      if (!iso) {
+        __m512d si = _mm512_set1_pd(isd[i]);
+        ya = _mm512_mul_pd(ya, si);
+        yb = _mm512_mul_pd(yb, si);
+      }
+      qa = _mm512_fmadd_pd(ya, ya, qa);
+      qb = _mm512_fmadd_pd(yb, yb, qb);
+    }
+    __m512d hp = _mm512_set1_pd(iso ? s->hprec[k] : -0.5),
+            lc = _mm512_set1_pd(s->logc[k]);
+    La[k] = _mm512_fmadd_pd(hp, qa, lc);
+    Lb[k] = _mm512_fmadd_pd(hp, qb, lc);
+    ma = _mm512_max_pd(La[k], ma);
+    mb = _mm512_max_pd(Lb[k], mb);
+  }
+  __m512d sa = _mm512_setzero_pd(), sb = sa;
+  for (size_t i = 0; i < d; i++) ga[i] = gb[i] = _mm512_setzero_pd();
+  for (size_t k = 0; k < m; k++) {
+    const double *mu = s->mu + k * d, *pr = s->prec + k * d;
+    __m512d wa = exp_fma_v8(_mm512_sub_pd(La[k], ma));
+    __m512d wb = exp_fma_v8(_mm512_sub_pd(Lb[k], mb));
+    sa = _mm512_add_pd(sa, wa);
+    sb = _mm512_add_pd(sb, wb);
+    __m512d pk = _mm512_set1_pd(iso ? pr[0] : 1.0);
+    wa = _mm512_mul_pd(wa, pk);
+    wb = _mm512_mul_pd(wb, pk);
+    for (size_t i = 0; i < d; i++) {
+      __m512d mi = _mm512_set1_pd(mu[i]);
+      __m512d ta = _mm512_sub_pd(xa[i], mi), tb = _mm512_sub_pd(xb[i], mi);
+      if (!iso) {
+        __m512d pi = _mm512_set1_pd(pr[i]);
+        ta = _mm512_mul_pd(ta, pi);
+        tb = _mm512_mul_pd(tb, pi);
+      }
+      ga[i] = _mm512_fmadd_pd(wa, ta, ga[i]);
+      gb[i] = _mm512_fmadd_pd(wb, tb, gb[i]);
+    }
+  }
+  __m512d one = _mm512_set1_pd(1.0);
+  __m512d ia = _mm512_div_pd(one, sa), ib = _mm512_div_pd(one, sb);
+  for (size_t i = 0; i < d; i++) {
+    _mm512_storeu_pd(g + i * lg, _mm512_mul_pd(ga[i], ia));
+    _mm512_storeu_pd(g + i * lg + VL, _mm512_mul_pd(gb[i], ib));
+  }
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+block_v8(const gmm_state *s, const size_t d, const int iso, size_t B,
+         size_t ld, const double *x, double *g) {
+  size_t r0 = 0;
+  for (; r0 + 2 * VL <= B; r0 += 2 * VL)
+    chunk2_v8(s, d, iso, x + r0, ld, g + r0, ld);
+  for (; r0 + VL <= B; r0 += VL) chunk_v8(s, d, iso, x + r0, ld, g + r0, ld);
+  if (r0 == B) return;
+  size_t nr = B - r0; /* the padded last chunk, as diag_block */
+  double xt[16 * VL], gt[16 * VL];
+  for (size_t i = 0; i < d; i++)
+    for (size_t l = 0; l < VL; l++)
+      xt[i * VL + l] = l < nr ? x[i * ld + r0 + l] : 0.0;
+  chunk_v8(s, d, iso, xt, VL, gt, VL);
+  for (size_t i = 0; i < d; i++)
+    for (size_t l = 0; l < nr; l++) g[i * ld + r0 + l] = gt[i * VL + l];
+}
+
+__attribute__((target("avx512f"))) static void
+gmm_grad_block_v8(const gmm_state *s, size_t B, size_t ld, const double *x,
+                  double *g) {
+  if (s->all_iso) {
+    switch (s->dim) {
+    case 1: block_v8(s, 1, 1, B, ld, x, g); break;
+    case 2: block_v8(s, 2, 1, B, ld, x, g); break;
+    case 3: block_v8(s, 3, 1, B, ld, x, g); break;
+    case 4: block_v8(s, 4, 1, B, ld, x, g); break;
+    default: block_v8(s, s->dim, 1, B, ld, x, g); break;
+    }
+  } else {
+    switch (s->dim) {
+    case 1: block_v8(s, 1, 0, B, ld, x, g); break;
+    case 2: block_v8(s, 2, 0, B, ld, x, g); break;
+    case 3: block_v8(s, 3, 0, B, ld, x, g); break;
+    case 4: block_v8(s, 4, 0, B, ld, x, g); break;
+    default: block_v8(s, s->dim, 0, B, ld, x, g); break;
+    }
+  }
+}
+#endif
+
+/* 1 when the AVX-512 kernel serves this mixture on this machine, decided
+ * when the target is made (LB_GMM_NO_AVX512 in the environment then
+ * turns it off: the tests compare the two kernels). */
+static int use_v8(const gmm_state *s) {
+#ifdef GMM_AVX512
+  return __builtin_cpu_supports("avx512f") && !getenv("LB_GMM_NO_AVX512") &&
+         !s->any_full && s->dim <= 16 && s->m <= CH;
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
 static void gmm_grad_block(const void *vs, size_t B, size_t ld,
                            const double *x, const double *t, double *g) {
   const gmm_state *s = vs;
   (void)t;
+#ifdef GMM_AVX512
+  if (s->v8) {
+    gmm_grad_block_v8(s, B, ld, x, g);
+    return;
+  }
+#endif
   if (!s->any_full) {
     gmm_grad_block_diag(s, B, ld, x, g);
     return;
@@ -541,6 +745,7 @@ static void finish(lb_target *t, gmm_state *s) {
                            : log(s->sd[k * d + i]);
     s->logc[k] = log(s->w[k]) - logdet - 0.5 * (double)d * log(2.0 * M_PI);
   }
+  s->v8 = use_v8(s);
 
   t->dim = d;
   t->n_modes = m;

@@ -625,3 +625,78 @@ Test(targets, help) {
     cr_assert(h && strchr(h, '='), "%s: no help", lb_target_types[k]->name);
   }
 }
+
+/* The AVX-512 block gradient of diagonal mixtures (targets/gmm.c, d <= 16
+ * and m <= 16) against the portable block kernel, bit for bit: isotropic
+ * and diagonal components, d = 1, 2, 3, 10, m = 2 to 16 (and 17, which
+ * both serve with the portable kernel), block sizes with every remainder
+ * of the 16- and 8-row chunks, rows near and very far from the modes
+ * (weights flushed below exp(-708)).  On a machine without AVX-512 both
+ * targets use the portable kernel and the test says so. */
+Test(targets, gmm_avx512_kernel_matches_portable) {
+  const char *dir = lb_test_tmpdir();
+  char f16[512], f17[512];
+  snprintf(f16, sizeof f16, "%s/d3m16.cfg", dir);
+  snprintf(f17, sizeof f17, "%s/d2m17.cfg", dir);
+  FILE *f = fopen(f16, "w");
+  cr_assert(f);
+  fprintf(f, "dim = 3;\ncomponents = (\n");
+  for (int k = 0; k < 16; k++)
+    fprintf(f, "  { weight = %.1f; mean = [%.3f, %.3f, %.3f]; %s }%s\n",
+            1.0 + k % 3,
+            -3.0 + 0.4 * k, 0.3 * (k % 5), -0.2 * k,
+            k % 2 ? "sd = 0.7;" : "sd = [0.5, 1.1, 0.8];", k < 15 ? "," : "");
+  fprintf(f, ");\n");
+  fclose(f);
+  f = fopen(f17, "w");
+  cr_assert(f);
+  fprintf(f, "dim = 2;\ncomponents = (\n");
+  for (int k = 0; k < 17; k++)
+    fprintf(f, "  { weight = 1.0; mean = [%.3f, %.3f]; sd = [0.6, 0.9]; }%s\n",
+            -4.0 + 0.5 * k, 0.1 * k, k < 16 ? "," : "");
+  fprintf(f, ");\n");
+  fclose(f);
+  char s16[600], s17[600];
+  snprintf(s16, sizeof s16, "gmm:file=%s", f16);
+  snprintf(s17, sizeof s17, "gmm:file=%s", f17);
+  const char *mix[] = {"gmm:preset=ring8", "gmm:preset=twomodes",
+                         "gmm:dim=10,modes=8", "gmm:dim=1", s16, s17};
+  const size_t Bs[] = {1, 7, 8, 9, 15, 16, 17, 31, 64, 100, 256};
+  uint64_t st = 5;
+  for (size_t q = 0; q < sizeof mix / sizeof *mix; q++) {
+    lb_target *tv = NULL, *tp = NULL;
+    lb_err e;
+    cr_assert_eq(lb_target_alloc(mix[q], &tv, &e), LB_OK, "%s", e.msg);
+    setenv("LB_GMM_NO_AVX512", "1", 1);
+    cr_assert_eq(lb_target_alloc(mix[q], &tp, &e), LB_OK, "%s", e.msg);
+    unsetenv("LB_GMM_NO_AVX512");
+    size_t d = tv->dim;
+    for (size_t b = 0; b < sizeof Bs / sizeof *Bs; b++) {
+      size_t B = Bs[b], ld = (B + 7) / 8 * 8;
+      double *x = calloc(d * ld, sizeof *x), *gv = calloc(d * ld, sizeof *gv),
+             *gp = calloc(d * ld, sizeof *gp), *t = calloc(ld, sizeof *t);
+      for (size_t r = 0; r < B; r++)
+        for (size_t i = 0; i < d; i++) {
+          st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+          double u = (double)(st >> 11) * 0x1.0p-53;
+          /* most rows among the modes, some hundreds of sd away */
+          x[i * ld + r] = r % 5 == 4 ? 300.0 * (u - 0.5) : 10.0 * (u - 0.5);
+        }
+      lb_target_grad_block(tv, B, ld, x, t, gv);
+      lb_target_grad_block(tp, B, ld, x, t, gp);
+      for (size_t i = 0; i < d; i++)
+        for (size_t r = 0; r < B; r++)
+          cr_assert_eq(gv[i * ld + r], gp[i * ld + r],
+                       "%s B=%zu row %zu coord %zu: %a vs %a", mix[q], B, r,
+                       i, gv[i * ld + r], gp[i * ld + r]);
+      free(x);
+      free(gv);
+      free(gp);
+      free(t);
+    }
+    lb_target_free(tv);
+    lb_target_free(tp);
+  }
+  if (!__builtin_cpu_supports("avx512f"))
+    cr_log_info("no AVX-512 here: both sides used the portable kernel");
+}
