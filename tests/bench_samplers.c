@@ -24,6 +24,7 @@
  * next to it).  LB_BENCH_CELL_S overrides CELL_S (e.g. 0.05 for a quick
  * look; the README's numbers use the default). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "bench.h"
 #include "sampler.h"
 #include "simulate.h"
+#include "target.h"
 
 static int use_wall; /* 1: wall time (thread scaling), 0: CPU time */
 
@@ -217,10 +219,55 @@ static double load1(void) {
   return la[0];
 }
 
+/* The mixture gradient alone: ns per row of lb_target_grad_block on
+ * blocks of 64 rows, the AVX-512 kernel against the portable one
+ * (LB_GMM_NO_AVX512 when the target is made), interleaved, best of 20
+ * batches of 2000 calls each. */
+static void grad_kernels(const char *tspec) {
+  lb_target *tv = NULL, *tp = NULL;
+  lb_err e;
+  if (lb_target_alloc(tspec, &tv, &e)) return;
+  setenv("LB_GMM_NO_AVX512", "1", 1);
+  if (lb_target_alloc(tspec, &tp, &e)) {
+    unsetenv("LB_GMM_NO_AVX512");
+    lb_target_free(tv);
+    return;
+  }
+  unsetenv("LB_GMM_NO_AVX512");
+  size_t d = tv->dim, B = 64;
+  double *x = calloc(d * B, sizeof *x), *g = calloc(d * B, sizeof *g),
+         *t = calloc(B, sizeof *t);
+  uint64_t st = 1;
+  for (size_t k = 0; k < d * B; k++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    x[k] = 10.0 * ((double)(st >> 11) * 0x1.0p-53 - 0.5);
+  }
+  double best[2] = {1e300, 1e300};
+  for (int rep = 0; rep < 20; rep++)
+    for (int k = 0; k < 2; k++) {
+      double t0 = bench_cpu_now();
+      for (int it = 0; it < 2000; it++)
+        lb_target_grad_block(k ? tp : tv, B, B, x, t, g);
+      double dt = (bench_cpu_now() - t0) / 2000.0 / (double)B;
+      if (dt < best[k]) best[k] = dt;
+    }
+  printf("mixture gradient on %s: %.2f ns per row (AVX-512 kernel where the "
+         "CPU has it), %.2f ns portable kernel: %.2fx\n",
+         tspec, 1e9 * best[0], 1e9 * best[1], best[1] / best[0]);
+  free(x);
+  free(g);
+  free(t);
+  lb_target_free(tv);
+  lb_target_free(tp);
+}
+
 void bench_samplers(void) {
   printf("load average at the start: %.2f\n", load1());
   printf("block 1/64: time per chain-step with blocks of one chain (every "
          "drift call on one row) over blocks of 64\n\n");
+  grad_kernels("gmm:preset=ring8");
+  grad_kernels("gmm:dim=10,modes=8");
+  printf("\n");
   one_target("gmm:preset=ring8", 0.05, 20000, 50);
   one_target("gmm:dim=10,modes=8", 0.05, 5000, 40);
   one_target("double_well:dim=10", 0.01, 5000, 40);
