@@ -465,8 +465,11 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
  * row's entries are in time order), and their Gaussians, M recursion,
  * interpolations, drifts and corrections are each one pass over the
  * list: a handful of calls per block step however the midpoints fall,
- * instead of a dozen per round.  K = inf and option 1 with K > 1 (option
- * 2 and K = 1 have at most one midpoint and keep the general path). */
+ * instead of a dozen per round (od_rounds: K = inf and option 1 with
+ * K > 1).  Option 2 and K = 1 have at most one midpoint, placed without
+ * rounds.  pmm_step_fast, the general form, serves the underdamped
+ * dynamics; on overdamped dynamics both forms give the same bits (checked
+ * when this form was written, on 60 target x sampler cases). */
 
 typedef struct {
   size_t n, ld, Q;
@@ -600,13 +603,57 @@ static void od_flush(const lb_sampler *s, const lb_block *blk, od_ws *W,
   for (size_t e = 0; e < ne; e++) nfe[W->erow[e]]++;
 }
 
+/* Option 1 with K > 1 and K = inf: rounds of times, round k reading its
+ * uniform su k blocks into the row's stream; the midpoints through the
+ * list, flushed when full and at the end; foff = the last segment's
+ * offset. */
+LB_VECTOR_CLONES
+static void od_rounds(const lb_sampler *s, const pmm_params *p,
+                      const lb_block *blk, od_ws *W, double alpha, double t,
+                      double wk, const double *y, long *nfe) {
+  size_t B = blk->B;
+  uint64_t su = 1 + lb_streams_gauss_blocks(W->n);
+  size_t live = B, s0 = 0, ne = 0; /* live list = entries s0 .. s0+live */
+  for (uint64_t k = 0; live > 0; k++) {
+    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W->erow + s0, k * su,
+                          W->tt);
+    od_times(p, live, W->tt, W->etk + s0, W->elr + s0);
+    if (ne + live > W->Q) { /* make room (the flush reads the list only) */
+      od_flush(s, blk, W, ne, y, alpha, t, wk, nfe);
+      ne = 0;
+    }
+    /* rows past the end record their last time; the others append a
+     * midpoint (written at or before the entry read: safe in place) */
+    size_t cnt = 0, *restrict erow = W->erow;
+    double *restrict tt = W->tt, *restrict ex = W->etk, *restrict elp = W->eseg,
+                     *restrict elr = W->elr;
+    for (size_t j = 0; j < live; j++) {
+      size_t r = erow[s0 + j], e = ne + cnt;
+      double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
+      W->last[r] = lp;
+      erow[e] = r;
+      ex[e] = x;
+      elp[e] = lp;
+      elr[e] = lr;
+      cnt += x < 1.0;
+    }
+    for (size_t e = 0; e < cnt; e++) W->eoff[ne + e] = k * su + 1;
+    s0 = ne;
+    ne += cnt;
+    live = cnt;
+  }
+  od_flush(s, blk, W, ne, y, alpha, t, wk, nfe);
+  /* a row with N midpoints drew its last segment in round N */
+  for (size_t r = 0; r < B; r++) W->foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
+}
+
 LB_VECTOR_CLONES
 static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
                         const lb_block *blk, double alpha, double t,
                         double *y, long *nfe, double *work) {
   size_t B = blk->B, ld = blk->ld, n = s->dyn.n;
   od_ws W = od_carve(n, ld, work);
-  uint64_t gb = lb_streams_gauss_blocks(n), su = 1 + gb;
+  uint64_t gb = lb_streams_gauss_blocks(n);
   /* the correction weight: K G_h = K h (add_G's c tau), or alpha G'(0) */
   double wk = p->K ? (double)p->K * (alpha / (double)p->K) : alpha;
 
@@ -625,38 +672,29 @@ static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
   memset(W.M, 0, n * ld * sizeof *W.M);
   memset(W.acc, 0, n * ld * sizeof *W.acc);
 
-  size_t live = B, s0 = 0, ne = 0; /* live list = entries s0 .. s0+live */
-  for (uint64_t k = 0; live > 0; k++) {
-    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W.erow + s0, k * su,
-                          W.tt);
-    od_times(p, live, W.tt, W.etk + s0, W.elr + s0);
-    if (ne + live > W.Q) { /* make room (the flush reads the list only) */
-      od_flush(s, blk, &W, ne, y, alpha, t, wk, nfe);
-      ne = 0;
+  if (p->option == 2 || p->K == 1) {
+    /* at most one midpoint: option 2's index u ~ Unif{0..K-1} (Lemire's
+     * draw moves the stream itself: one block, rarely more), none when
+     * u = 0; K = 1 draws nothing.  The segments' Gaussians follow. */
+    size_t ne = 0;
+    double K = (double)p->K;
+    for (size_t r = 0; r < B; r++) {
+      W.last[r] = 0.0;
+      W.foff[r] = 0;
+      if (p->option != 2) continue;
+      unsigned long u = lb_streams_uniform_int(blk->r, r, (unsigned long)p->K);
+      if (u == 0) continue;
+      W.erow[ne] = r;
+      W.etk[ne] = W.last[r] = (double)u / K;
+      W.eseg[ne] = 0.0;
+      W.eoff[ne] = 0;
+      W.foff[r] = gb;
+      ne++;
     }
-    /* rows past the end record their last time; the others append a
-     * midpoint (written at or before the entry read: safe in place) */
-    size_t cnt = 0, *restrict erow = W.erow;
-    double *restrict tt = W.tt, *restrict ex = W.etk, *restrict elp = W.eseg,
-                     *restrict elr = W.elr;
-    for (size_t j = 0; j < live; j++) {
-      size_t r = erow[s0 + j], e = ne + cnt;
-      double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
-      W.last[r] = lp;
-      erow[e] = r;
-      ex[e] = x;
-      elp[e] = lp;
-      elr[e] = lr;
-      cnt += x < 1.0;
-    }
-    for (size_t e = 0; e < cnt; e++) W.eoff[ne + e] = k * su + 1;
-    s0 = ne;
-    ne += cnt;
-    live = cnt;
+    od_flush(s, blk, &W, ne, y, alpha, t, wk, nfe);
+  } else {
+    od_rounds(s, p, blk, &W, alpha, t, wk, y, nfe);
   }
-  od_flush(s, blk, &W, ne, y, alpha, t, wk, nfe);
-  /* a row with N midpoints drew its last segment in round N */
-  for (size_t r = 0; r < B; r++) W.foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
 
   /* the last segment, then Y' = (Y + alpha b0) + (M + acc) */
   lb_streams_gauss_at(blk->rz, n, B, NULL, W.foff, ld, W.zf);
@@ -763,8 +801,7 @@ void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
   const pmm_params q = pmm_at(s->state, alpha), *p = &q;
   if (p->fine)
     pmm_step_fine(s, p, blk, alpha, t, y, nfe, work);
-  else if (s->dyn.type == &lb_dynamics_overdamped && blk->r == blk->rz &&
-           (p->K == 0 || (p->option == 1 && p->K > 1)))
+  else if (s->dyn.type == &lb_dynamics_overdamped && blk->r == blk->rz)
     pmm_step_od(s, p, blk, alpha, t, y, nfe, work);
   else
     pmm_step_fast(s, p, blk, alpha, t, y, nfe, work);
