@@ -363,9 +363,9 @@ static void gmm_grad_block_diag(const gmm_state *s, size_t B, size_t ld,
  * (bit-identical to it; tests/test_targets.c compares the two), written
  * with intrinsics because GCC keeps diag_chunk's sum and accumulators in
  * stack arrays, stored and reloaded at every component: here they are
- * registers, and two chunks go through each component together (the exp
- * polynomial is a chain of dependent fused multiply-adds: two chains in
- * flight).  lb_exp_fma is spelled out with the same fused operations and
+ * registers, and two chunks of 8 rows go through each component
+ * together (the exp polynomial is a chain of dependent fused
+ * multiply-adds: two chains in flight).  lb_exp_fma is spelled out with the same fused operations and
  * the same flush below -708. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
@@ -398,47 +398,8 @@ exp_fma_v8(__m512d x) {
   return _mm512_maskz_mov_pd(keep, _mm512_mul_pd(p, scale));
 }
 
-/* One chunk of 8 rows: x and g with leading dimensions lx, lg. */
-__attribute__((target("avx512f"), always_inline)) static inline void
-chunk_v8(const gmm_state *s, const size_t d, const int iso,
-         const double *x, size_t lx, double *g, size_t lg) {
-  const size_t m = s->m;
-  __m512d xv[16], ga[16], L[CH];
-  for (size_t i = 0; i < d; i++) xv[i] = _mm512_loadu_pd(x + i * lx);
-  __m512d mx = _mm512_set1_pd(-HUGE_VAL);
-  for (size_t k = 0; k < m; k++) {
-    const double *mu = s->mu + k * d, *isd = s->isd + k * d;
-    __m512d q = _mm512_setzero_pd();
-    for (size_t i = 0; i < d; i++) {
-      __m512d y = _mm512_sub_pd(xv[i], _mm512_set1_pd(mu[i]));
-      if (!iso) y = _mm512_mul_pd(y, _mm512_set1_pd(isd[i]));
-      q = _mm512_fmadd_pd(y, y, q);
-    }
-    __m512d v = _mm512_fmadd_pd(_mm512_set1_pd(iso ? s->hprec[k] : -0.5), q,
-                                _mm512_set1_pd(s->logc[k]));
-    L[k] = v;
-    mx = _mm512_max_pd(v, mx); /* v > mx ? v : mx */
-  }
-  __m512d sum = _mm512_setzero_pd();
-  for (size_t i = 0; i < d; i++) ga[i] = _mm512_setzero_pd();
-  for (size_t k = 0; k < m; k++) {
-    const double *mu = s->mu + k * d, *pr = s->prec + k * d;
-    __m512d w = exp_fma_v8(_mm512_sub_pd(L[k], mx));
-    sum = _mm512_add_pd(sum, w);
-    __m512d wp = _mm512_mul_pd(w, _mm512_set1_pd(iso ? pr[0] : 1.0));
-    for (size_t i = 0; i < d; i++) {
-      __m512d t = _mm512_sub_pd(xv[i], _mm512_set1_pd(mu[i]));
-      if (!iso) t = _mm512_mul_pd(t, _mm512_set1_pd(pr[i]));
-      ga[i] = _mm512_fmadd_pd(wp, t, ga[i]);
-    }
-  }
-  __m512d inv = _mm512_div_pd(_mm512_set1_pd(1.0), sum);
-  for (size_t i = 0; i < d; i++)
-    _mm512_storeu_pd(g + i * lg, _mm512_mul_pd(ga[i], inv));
-}
-
-/* Two chunks (16 rows) at once, component by component: the same
- * operations per row as chunk_v8. */
+/* Two chunks (16 rows) at once, component by component: x and g with
+ * leading dimensions lx, lg. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 chunk2_v8(const gmm_state *s, const size_t d, const int iso,
           const double *x, size_t lx, double *g, size_t lg) {
@@ -507,16 +468,15 @@ block_v8(const gmm_state *s, const size_t d, const int iso, size_t B,
   size_t r0 = 0;
   for (; r0 + 2 * VL <= B; r0 += 2 * VL)
     chunk2_v8(s, d, iso, x + r0, ld, g + r0, ld);
-  for (; r0 + VL <= B; r0 += VL) chunk_v8(s, d, iso, x + r0, ld, g + r0, ld);
   if (r0 == B) return;
-  size_t nr = B - r0; /* the padded last chunk, as diag_block */
-  double xt[16 * VL], gt[16 * VL];
+  size_t nr = B - r0; /* the last rows through a zero-padded copy */
+  double xt[16 * 2 * VL], gt[16 * 2 * VL];
   for (size_t i = 0; i < d; i++)
-    for (size_t l = 0; l < VL; l++)
-      xt[i * VL + l] = l < nr ? x[i * ld + r0 + l] : 0.0;
-  chunk_v8(s, d, iso, xt, VL, gt, VL);
+    for (size_t l = 0; l < 2 * VL; l++)
+      xt[i * 2 * VL + l] = l < nr ? x[i * ld + r0 + l] : 0.0;
+  chunk2_v8(s, d, iso, xt, 2 * VL, gt, 2 * VL);
   for (size_t i = 0; i < d; i++)
-    for (size_t l = 0; l < nr; l++) g[i * ld + r0 + l] = gt[i * VL + l];
+    for (size_t l = 0; l < nr; l++) g[i * ld + r0 + l] = gt[i * 2 * VL + l];
 }
 
 __attribute__((target("avx512f"))) static void

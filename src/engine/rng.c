@@ -398,26 +398,12 @@ static void gauss_pairs(size_t cnt, const uint32_t *k0, const uint32_t *k1,
   box_muller(cnt, hi52, w2, z0, z1);
 }
 
-/* The stream state of rows[j0 .. j0+m) into lane arrays; advance each
- * row by `blocks`. */
+/* The stream state of a run of rows, as lanes. */
 typedef struct {
   uint32_t k0[LB_BLOCK_MAX], k1[LB_BLOCK_MAX], c2[LB_BLOCK_MAX],
       c3[LB_BLOCK_MAX];
   uint64_t pos[LB_BLOCK_MAX];
 } lanes;
-
-static void gather(lb_streams *s, const size_t *rows, size_t j0, size_t m,
-                   uint64_t blocks, lanes *L) {
-  for (size_t j = 0; j < m; j++) {
-    size_t r = rows ? rows[j0 + j] : j0 + j;
-    L->k0[j] = s->k0[r];
-    L->k1[j] = s->k1[r];
-    L->c2[j] = s->c2[r];
-    L->c3[j] = s->c3[r];
-    L->pos[j] = s->pos[r];
-    s->pos[r] += blocks;
-  }
-}
 
 /* The stream state of rows[j0 .. j0+m) into lane arrays, lane j at block
  * pos + offs[j0 + j] (offs NULL: pos + off); the streams do not move. */
@@ -432,6 +418,13 @@ static void gather_at(const lb_streams *s, const size_t *rows, size_t j0,
     L->c3[j] = s->c3[r];
     L->pos[j] = s->pos[r] + (offs ? offs[j0 + j] : off);
   }
+}
+
+/* gather_at at the rows' positions, then advance each row by `blocks`. */
+static void gather(lb_streams *s, const size_t *rows, size_t j0, size_t m,
+                   uint64_t blocks, lanes *L) {
+  gather_at(s, rows, j0, m, NULL, 0, L);
+  for (size_t j = 0; j < m; j++) s->pos[rows ? rows[j0 + j] : j0 + j] += blocks;
 }
 
 void lb_streams_uniform_at(const lb_streams *s, size_t cnt, const size_t *rows,

@@ -260,6 +260,43 @@ static void neglog1m(size_t n, double *u) {
   for (size_t j = 0; j < n; j++) u[j] = -lb_log_fma(1.0 - u[j]);
 }
 
+/* The next selected time of the live rows from their uniforms u (in
+ * place): lp the previous time, lr the fine index
+ * (finite K), updated.  For K a power of two ri / K is ri * (1 / K)
+ * exactly, which saves a vector divide. */
+LB_VECTOR_CLONES
+static void skip_times(const pmm_params *p, size_t live, double *restrict u,
+                     const double *restrict lp, double *restrict lr) {
+  neglog1m(live, u);
+  if (p->K == 0) {
+#pragma omp simd
+    for (size_t j = 0; j < live; j++) u[j] += lp[j];
+    return;
+  }
+  double K = (double)p->K, lq = -log1p(-1.0 / K);
+  int pow2 = (p->K & (p->K - 1)) == 0;
+  double iK = 1.0 / K;
+  if (pow2) {
+#pragma omp simd
+    for (size_t j = 0; j < live; j++) {
+      double g = lb_floor_pos(u[j] / lq) + 1.0;
+      g = g < K ? g : K;
+      double ri = lr[j] + g;
+      lr[j] = ri;
+      u[j] = ri < K ? ri * iK : 1.0;
+    }
+    return;
+  }
+#pragma omp simd
+  for (size_t j = 0; j < live; j++) {
+    double g = lb_floor_pos(u[j] / lq) + 1.0;
+    g = g < K ? g : K;
+    double ri = lr[j] + g, q = ri / K;
+    lr[j] = ri;
+    u[j] = ri < K ? q : 1.0;
+  }
+}
+
 /* Next selected time of each live row idx[j] in (lprev[j], alpha), in
  * units of the coarse step, or a value >= 1 when there is none; lridx[j]
  * tracks the fine index for finite K (an integer held in a double: exact
@@ -273,26 +310,10 @@ static void next_times(const pmm_params *p, lb_streams *r, size_t live,
   if (p->K == 0 || (p->option == 1 && p->K > 1)) {
     /* live == B: the first round (or all rows kept), idx is the identity */
     lb_streams_uniform_block(r, live, live == W->B ? NULL : idx, tt);
-    neglog1m(live, tt);
-  }
-  double K = (double)p->K, lq = p->K > 1 ? -log1p(-1.0 / K) : 1.0;
-  double *restrict lp = W->lprev, *restrict lr = W->lridx;
-  if (p->K == 0) {
-#pragma omp simd
-    for (size_t j = 0; j < live; j++) tt[j] += lp[j];
+    skip_times(p, live, tt, W->lprev, W->lridx);
     return;
   }
-  if (p->option == 1 && p->K > 1) {
-#pragma omp simd
-    for (size_t j = 0; j < live; j++) {
-      double g = lb_floor_pos(tt[j] / lq) + 1.0;
-      g = g < K ? g : K; /* past the last index anyway */
-      double ri = lr[j] + g, q = ri / K;
-      lr[j] = ri;
-      tt[j] = ri < K ? q : 1.0;
-    }
-    return;
-  }
+  double K = (double)p->K;
   for (size_t j = 0; j < live; j++) {
     size_t row = idx[j];
     if (p->option == 2) {
@@ -521,43 +542,6 @@ static od_ws od_carve(size_t n, size_t ld, double *w) {
   return W;
 }
 
-/* The next selected time of the live rows from their uniforms u (in
- * place; next_times' arithmetic): lp the previous time, lr the fine index
- * (finite K), updated.  For K a power of two ri / K is ri * (1 / K)
- * exactly, which saves a vector divide. */
-LB_VECTOR_CLONES
-static void od_times(const pmm_params *p, size_t live, double *restrict u,
-                     const double *restrict lp, double *restrict lr) {
-  neglog1m(live, u);
-  if (p->K == 0) {
-#pragma omp simd
-    for (size_t j = 0; j < live; j++) u[j] += lp[j];
-    return;
-  }
-  double K = (double)p->K, lq = -log1p(-1.0 / K);
-  int pow2 = (p->K & (p->K - 1)) == 0;
-  double iK = 1.0 / K;
-  if (pow2) {
-#pragma omp simd
-    for (size_t j = 0; j < live; j++) {
-      double g = lb_floor_pos(u[j] / lq) + 1.0;
-      g = g < K ? g : K;
-      double ri = lr[j] + g;
-      lr[j] = ri;
-      u[j] = ri < K ? ri * iK : 1.0;
-    }
-    return;
-  }
-#pragma omp simd
-  for (size_t j = 0; j < live; j++) {
-    double g = lb_floor_pos(u[j] / lq) + 1.0;
-    g = g < K ? g : K;
-    double ri = lr[j] + g, q = ri / K;
-    lr[j] = ri;
-    u[j] = ri < K ? q : 1.0;
-  }
-}
-
 /* Entries 0..ne of the list: their Gaussians, M_k = M_{k-1} + sqrt(2 seg)
  * W_k and Yhat_k = (Y + tk b0) + M_k in list order, the drifts in block
  * calls, and the corrections wk (b(Yhat_k) - b0) into acc in list order. */
@@ -617,7 +601,7 @@ static void od_rounds(const lb_sampler *s, const pmm_params *p,
   for (uint64_t k = 0; live > 0; k++) {
     lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W->erow + s0, k * su,
                           W->tt);
-    od_times(p, live, W->tt, W->etk + s0, W->elr + s0);
+    skip_times(p, live, W->tt, W->etk + s0, W->elr + s0);
     if (ne + live > W->Q) { /* make room (the flush reads the list only) */
       od_flush(s, blk, W, ne, y, alpha, t, wk, nfe);
       ne = 0;
