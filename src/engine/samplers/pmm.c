@@ -495,8 +495,7 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
 typedef struct {
   size_t n, ld, Q;
   double *b0, *M, *acc, *zf;        /* n x ld */
-  double *lp, *lr, *tt, *last, *t0; /* ld */
-  size_t *idx;                      /* ld */
+  double *tt, *last, *t0;           /* ld */
   uint64_t *foff;                   /* ld: offset of the last segment */
   size_t *erow;                     /* Q: the list of midpoints */
   double *etk, *eseg, *etm, *elr;   /* Q */
@@ -511,7 +510,7 @@ static size_t od_q_cap(size_t ld) { return ld; }
 
 static size_t od_work(size_t n, size_t ld) {
   size_t Q = od_q_cap(ld);
-  return 4 * n * ld + 7 * ld + 6 * Q + 3 * n * Q;
+  return 4 * n * ld + 4 * ld + 6 * Q + 3 * n * Q;
 }
 
 static od_ws od_carve(size_t n, size_t ld, double *w) {
@@ -523,12 +522,9 @@ static od_ws od_carve(size_t n, size_t ld, double *w) {
   W.M = w, w += n * ld;
   W.acc = w, w += n * ld;
   W.zf = w, w += n * ld;
-  W.lp = w, w += ld;
-  W.lr = w, w += ld;
   W.tt = w, w += ld;
   W.last = w, w += ld;
   W.t0 = w, w += ld;
-  W.idx = (size_t *)w, w += ld;
   W.foff = (uint64_t *)w, w += ld;
   W.erow = (size_t *)w, w += W.Q;
   W.etk = w, w += W.Q;
