@@ -14,7 +14,11 @@
  *
  * LB_VECTOR_CLONES on a kernel compiles it for AVX-512 (x86-64-v4), AVX2
  * with FMA (x86-64-v3) and the baseline, picked at load time (GCC
- * target_clones; off under the sanitizers).
+ * target_clones).  The sanitizer build (make asan) keeps them, so it
+ * checks the kernels the normal build runs (compiled for the baseline
+ * only, each fma() of the *_fma kernels below is a libm call: PLMC K=16
+ * fine took twice as long under ASan).  -DLB_NO_VECTOR_CLONES compiles
+ * each kernel once, for the baseline ISA (or what -march says).
  */
 #ifndef LB_VMATH_H
 #define LB_VMATH_H
@@ -24,7 +28,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
+    !defined(LB_NO_VECTOR_CLONES)
 #define LB_VECTOR_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
