@@ -158,8 +158,10 @@ static int run_fault(const fault *f, char *const argv[], char *err, size_t len) 
     char line[1024];
     while (fgets(line, sizeof line, ef))
       if (line[0] && line[0] != '\n') {
-        strncpy(err, line, len - 1);
-        err[len - 1] = '\0';
+        size_t l = strlen(line); /* truncated to len - 1 */
+        if (l > len - 1) l = len - 1;
+        memcpy(err, line, l);
+        err[l] = '\0';
       }
     fclose(ef);
   }
