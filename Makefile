@@ -116,7 +116,7 @@ test: $(BIN)/langbench $(BUILD)/run_tests $(if $(filter 1,$(FUZZ_SMOKE)),fuzz-sm
 # -O2, not -O1: GCC inserts vzeroupper only from -O2 on (with
 # -fexpensive-optimizations); at -O1 rng.c's AVX-512/AVX2 Philox kernels
 # returned with the upper vector state dirty and the SSE code after them
-# ran 40-100 times slower (a libm fma() call: 181 ns instead of 4.5 ns;
+# ran about 40 times slower (a libm fma() call: 181 ns instead of 4.5 ns;
 # 3-D PLMC K=16 fine, 4000 chains x 300 steps: 281 s, now 3 s).  The
 # vector clones of vmath.h stay on under the sanitizers (the instrumented
 # build runs the kernels the normal build runs); -fno-omit-frame-pointer
