@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LB_VERSION "0.3.0"
+#define LB_VERSION "0.3.1"
 
 /* Status codes (also the process exit status of the commands). */
 enum {
