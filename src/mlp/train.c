@@ -25,21 +25,23 @@
  * blocks of parameters); every thread claims tasks until none remain, and
  * thread 0 waits only for tasks still running, never for a thread to
  * arrive.  A descheduled partner (a shared host, another process on the
- * core) therefore costs at most the one task it holds (a chunk gradient,
- * ~1-2 ms at width 128), and an absent one nothing: thread 0 does the
- * work alone.  The barrier pool this replaces made thread 0 wait for its
- * partner's fixed share twice a step, and measured 2 threads / 1 thread
- * at 0.76 on this 2-vCPU guest when the second vCPU was busy elsewhere.
- * Not OpenMP: libgomp's default barrier spins, and on a shared machine a
- * spinning thread holds the core its descheduled partner needs; here an
- * idle thread spins at most WAIT_SPIN_NS (30 us), then sleeps on a futex.
+ * core) therefore costs at most the one task it holds (a chunk gradient:
+ * about 1 ms at width 128, 0.35 ms with OpenBLAS's SkylakeX kernel), and
+ * an absent one nothing: thread 0 does the work alone.  The barrier pool
+ * this replaces made thread 0 wait for its partner's fixed share twice a
+ * step, and gave 2 threads / 1 thread = 0.76 in one of two idle runs on
+ * this 2-vCPU guest.  Not OpenMP: libgomp's default barrier spins, and on
+ * a shared machine a spinning thread holds the core its descheduled
+ * partner needs; here an idle thread spins at most WAIT_SPIN_NS (30 us),
+ * then sleeps on a (Linux) futex.  Measurements: README, "Noise-prediction
+ * MLP".
  *
  * Cost per step: about 6 nparams B flops in dgemm, plus B (d + 1) random
  * draws and B width depth exponentials.
  */
 #include <gsl/gsl_randist.h>
-#include <math.h>
 #include <limits.h>
+#include <math.h>
 #include <linux/futex.h>
 #include <omp.h>
 #include <pthread.h>
