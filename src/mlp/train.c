@@ -26,8 +26,9 @@
  * thread 0 waits only for tasks still running, never for a thread to
  * arrive.  A descheduled partner (a shared host, another process on the
  * core) therefore costs at most the one task it holds (a chunk gradient:
- * about 1 ms at width 128, 0.35 ms with OpenBLAS's SkylakeX kernel), and
- * an absent one nothing: thread 0 does the work alone.  The barrier pool
+ * about 1 ms at width 128 with OpenBLAS's SkylakeX kernel on an idle
+ * core, 2-3 times that with its Prescott fallback), and an absent one
+ * nothing: thread 0 does the work alone.  The barrier pool
  * this replaces made thread 0 wait for its partner's fixed share twice a
  * step, and gave 2 threads / 1 thread = 0.76 in one of two idle runs on
  * this 2-vCPU guest.  Not OpenMP: libgomp's default barrier spins, and on
