@@ -368,7 +368,7 @@ static void gmm_grad_block_diag(const gmm_state *s, size_t B, size_t ld,
  * multiply-adds: two chains in flight).  lb_exp_fma is spelled out with the same fused operations and
  * the same flush below -708. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_UNDEFINED__)
+    !defined(LB_NO_VECTOR_CLONES)
 #define GMM_AVX512 1
 #include <immintrin.h>
 
@@ -499,6 +499,7 @@ gmm_grad_block_v8(const gmm_state *s, size_t B, size_t ld, const double *x,
     default: block_v8(s, s->dim, 0, B, ld, x, g); break;
     }
   }
+  _mm256_zeroupper(); /* clean upper state for SSE code, at any -O */
 }
 #endif
 

@@ -1,5 +1,6 @@
 /* bench.c -- driver of `make bench`.  GPL-3.0-or-later. */
 #include "bench.h"
+#include "mlp.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@ double bench_cpu_now(void) {
 
 /* `bench [samplers|metrics|mlp|diffusion]`: one part only (default: all). */
 int main(int argc, char **argv) {
+  lb_mlp_blas_pin_kernel(argv);
   int all = argc < 2;
   printf("langbench bench: one run, ratios are within this run\n\n");
   if (all || strcmp(argv[1], "samplers") == 0) bench_samplers();

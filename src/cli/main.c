@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "io.h"
 #include "lb.h"
+#include "mlp.h"
 
 typedef struct {
   const char *name;
@@ -36,6 +37,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  lb_mlp_blas_pin_kernel(argv);
   gsl_set_error_handler_off();
   lb_io_quiet();
   if (argc < 2) {

@@ -254,6 +254,7 @@ philox_lanes_avx512(size_t cnt, const uint32_t *k0p, const uint32_t *k1p,
                                                   _mm512_srli_epi64(b, 12)));
     _mm512_storeu_si512(w2 + j, _mm512_and_si512(c, lo32));
   }
+  _mm256_zeroupper(); /* clean upper state for SSE code, at any -O */
   return j;
 }
 
@@ -283,6 +284,7 @@ philox_lanes_avx2(size_t cnt, const uint32_t *k0p, const uint32_t *k1p,
                                         _mm256_srli_epi64(b, 12)));
     _mm256_storeu_si256((void *)(w2 + j), _mm256_and_si256(c, lo32));
   }
+  _mm256_zeroupper(); /* clean upper state for SSE code, at any -O */
   return j;
 }
 #endif

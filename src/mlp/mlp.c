@@ -5,7 +5,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmath.h"
 
@@ -122,6 +124,36 @@ static double rowsum(const double *v, size_t n) {
 /* OpenBLAS runs its dgemm on one thread: the callers parallelise over
  * chunks of rows themselves (and call from several threads at once). */
 void lb_mlp_blas_serial(void) { openblas_set_num_threads(1); }
+
+/* OpenBLAS 0.3.21 picks its kernels from the CPU model when it loads and
+ * falls back to its generic Prescott kernels on a model it does not know
+ * (this project's host from 2026-12: Intel family 6, model 207): 2.8x
+ * the CPU time in training, and other last bits than the kernels the
+ * shipped models were trained with (SkylakeX, on an AVX-512 host).  The
+ * choice can only be made before OpenBLAS loads (OPENBLAS_CORETYPE), so
+ * on such a host the program starts itself again once with the kernels
+ * that a known CPU of the same vector width gets: SkylakeX with
+ * AVX-512 (F, BW, DQ, VL), Haswell with AVX2 and FMA.  Nothing happens
+ * when OPENBLAS_CORETYPE is set or OpenBLAS knows the CPU. */
+void lb_mlp_blas_pin_kernel(char **argv) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (getenv("OPENBLAS_CORETYPE")) return;
+  const char *core = openblas_get_corename();
+  if (!core || strcmp(core, "Prescott") != 0) return;
+  const char *want = NULL;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    want = "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    want = "Haswell";
+  if (!want) return;
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  execv("/proc/self/exe", argv);
+  /* exec failed: go on with the kernels OpenBLAS chose */
+#else
+  (void)argv;
+#endif
+}
 
 /* ---- forward ------------------------------------------------------------ */
 

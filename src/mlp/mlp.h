@@ -69,6 +69,10 @@ double lb_mlp_sigmoid(double z);
 
 /* Make OpenBLAS single-threaded (called before any dgemm here). */
 void lb_mlp_blas_serial(void);
+/* On a CPU that OpenBLAS does not recognise, restart the program (argv,
+ * from main) with the kernels of a known CPU of the same vector width
+ * (mlp.c); returns when nothing is to be done. */
+void lb_mlp_blas_pin_kernel(char **argv);
 
 /* ---- forward / backward ----------------------------------------------- */
 
