@@ -37,7 +37,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+#ifndef LB_NO_BLAS_PIN /* the CLI fuzz harness includes this file */
   lb_mlp_blas_pin_kernel(argv);
+#endif
   gsl_set_error_handler_off();
   lb_io_quiet();
   if (argc < 2) {

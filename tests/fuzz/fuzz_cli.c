@@ -27,6 +27,7 @@
 #include "fuzz.h"
 
 #define main lb_fuzz_main_
+#define LB_NO_BLAS_PIN /* no restart of the fuzzer (mlp.c) */
 #include "../../src/cli/main.c"
 #undef main
 
