@@ -412,19 +412,19 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
   while (live > 0) {
     size_t cnt = 0;
     next_times(p, blk->r, live, W.idx, &W, W.tt);
+    /* branch-free: every row records its previous time (the last write,
+     * in the round it ends, is the one that counts) and is written at
+     * cnt <= j, which moves on only for the rows kept */
     for (size_t j = 0; j < live; j++) {
       size_t r = W.idx[j];
       double tt = W.tt[j], lp = W.lprev[j];
-      if (tt >= 1.0) { /* row r has all its midpoints */
-        W.prev[r] = lp;
-        continue;
-      }
+      W.prev[r] = lp;
       W.idx[cnt] = r;
       W.seg[cnt] = (tt - lp) * alpha;
       W.tk[cnt] = tt * alpha;
       W.lprev[cnt] = tt;
       W.lridx[cnt] = W.lridx[j];
-      cnt++;
+      cnt += tt < 1.0;
     }
     live = cnt;
     if (cnt == 0) break;
