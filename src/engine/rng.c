@@ -422,13 +422,6 @@ static void gather_at(const lb_streams *s, const size_t *rows, size_t j0,
   }
 }
 
-/* gather_at at the rows' positions, then advance each row by `blocks`. */
-static void gather(lb_streams *s, const size_t *rows, size_t j0, size_t m,
-                   uint64_t blocks, lanes *L) {
-  gather_at(s, rows, j0, m, NULL, 0, L);
-  for (size_t j = 0; j < m; j++) s->pos[rows ? rows[j0 + j] : j0 + j] += blocks;
-}
-
 void lb_streams_uniform_at(const lb_streams *s, size_t cnt, const size_t *rows,
                            uint64_t off, double *u) {
   lanes L;
@@ -451,7 +444,7 @@ void lb_streams_gauss_at(const lb_streams *s, size_t n, size_t cnt,
                          double *z) {
   lanes L;
   double spare[LB_BLOCK_MAX];
-  uint64_t npairs = (n + 1) / 2;
+  uint64_t npairs = lb_streams_gauss_blocks(n);
   for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
     size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
     const uint32_t *k0 = L.k0, *k1 = L.k1, *c2 = L.c2, *c3 = L.c3;
@@ -459,7 +452,10 @@ void lb_streams_gauss_at(const lb_streams *s, size_t n, size_t cnt,
       gather_at(s, rows, j0, m, offs, 0, &L);
     } else { /* contiguous rows: the keys in place, only the positions */
       k0 = s->k0 + j0, k1 = s->k1 + j0, c2 = s->c2 + j0, c3 = s->c3 + j0;
-      for (size_t j = 0; j < m; j++) L.pos[j] = s->pos[j0 + j] + offs[j0 + j];
+      if (offs)
+        for (size_t j = 0; j < m; j++) L.pos[j] = s->pos[j0 + j] + offs[j0 + j];
+      else
+        memcpy(L.pos, s->pos + j0, m * sizeof *L.pos);
     }
     for (uint64_t q = 0; q < npairs; q++) {
       double *za = z + 2 * q * ld + j0;
@@ -476,42 +472,24 @@ void lb_streams_skip(lb_streams *s, size_t cnt, const uint64_t *blocks,
 
 uint64_t lb_streams_gauss_blocks(size_t n) { return (n + 1) / 2; }
 
+/* Rows rows[j] (NULL: row j), j < cnt, move on by `blocks`. */
+static void advance(lb_streams *s, size_t cnt, const size_t *rows,
+                    uint64_t blocks) {
+  if (rows)
+    for (size_t j = 0; j < cnt; j++) s->pos[rows[j]] += blocks;
+  else
+    for (size_t j = 0; j < cnt; j++) s->pos[j] += blocks;
+}
+
+/* The sequential draws: the draws at offset 0, then the rows move on. */
 void lb_streams_uniform_block(lb_streams *s, size_t cnt, const size_t *rows,
                               double *u) {
-  lanes L;
-  for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
-    size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
-    if (!rows) { /* contiguous rows: read the state in place */
-      uniform_lanes(m, s->k0 + j0, s->k1 + j0, s->c2 + j0, s->c3 + j0,
-                    s->pos + j0, u + j0);
-      for (size_t j = 0; j < m; j++) s->pos[j0 + j]++;
-      continue;
-    }
-    gather(s, rows, j0, m, 1, &L);
-    uniform_lanes(m, L.k0, L.k1, L.c2, L.c3, L.pos, u + j0);
-  }
+  lb_streams_uniform_at(s, cnt, rows, 0, u);
+  advance(s, cnt, rows, 1);
 }
 
 void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
                       size_t ld, double *z) {
-  lanes L;
-  double spare[LB_BLOCK_MAX];
-  uint64_t npairs = (n + 1) / 2;
-  for (size_t j0 = 0; j0 < cnt; j0 += LB_BLOCK_MAX) {
-    size_t m = cnt - j0 < LB_BLOCK_MAX ? cnt - j0 : LB_BLOCK_MAX;
-    const uint32_t *k0 = L.k0, *k1 = L.k1, *c2 = L.c2, *c3 = L.c3;
-    const uint64_t *pos = L.pos;
-    if (rows) {
-      gather(s, rows, j0, m, npairs, &L);
-    } else { /* contiguous rows: read the state in place */
-      k0 = s->k0 + j0, k1 = s->k1 + j0, c2 = s->c2 + j0, c3 = s->c3 + j0;
-      memcpy(L.pos, s->pos + j0, m * sizeof *L.pos);
-      for (size_t j = 0; j < m; j++) s->pos[j0 + j] += npairs;
-    }
-    for (uint64_t q = 0; q < npairs; q++) {
-      double *za = z + 2 * q * ld + j0;
-      double *zb = 2 * q + 1 < n ? z + (2 * q + 1) * ld + j0 : spare;
-      gauss_pairs(m, k0, k1, c2, c3, pos, q, za, zb);
-    }
-  }
+  lb_streams_gauss_at(s, n, cnt, rows, NULL, ld, z);
+  advance(s, cnt, rows, lb_streams_gauss_blocks(n));
 }

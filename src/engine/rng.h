@@ -72,7 +72,7 @@ void lb_streams_gauss(lb_streams *s, size_t n, size_t cnt, const size_t *rows,
 void lb_streams_uniform_at(const lb_streams *s, size_t cnt, const size_t *rows,
                            uint64_t off, double *u);
 /* z[i*ld + j] (i < n): the n Gaussians from block pos + offs[j] on of row
- * rows[j] (rows NULL: row j). */
+ * rows[j] (rows NULL: row j; offs NULL: offset 0). */
 void lb_streams_gauss_at(const lb_streams *s, size_t n, size_t cnt,
                          const size_t *rows, const uint64_t *offs, size_t ld,
                          double *z);
