@@ -398,6 +398,14 @@ exp_fma_v8(__m512d x) {
   return _mm512_maskz_mov_pd(keep, _mm512_mul_pd(p, scale));
 }
 
+/* (x - mu), scaled by sc unless the component is isotropic: the
+ * difference of diag_chunk's squares (sc = 1/sd) and weights (sc = 1/sd^2). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512d
+dev_v8(__m512d x, double mu, double sc, int iso) {
+  __m512d y = _mm512_sub_pd(x, _mm512_set1_pd(mu));
+  return iso ? y : _mm512_mul_pd(y, _mm512_set1_pd(sc));
+}
+
 /* Two chunks (16 rows) at once, component by component: x and g with
  * leading dimensions lx, lg. */
 __attribute__((target("avx512f"), always_inline)) static inline void
@@ -414,13 +422,8 @@ chunk2_v8(const gmm_state *s, const size_t d, const int iso,
     const double *mu = s->mu + k * d, *isd = s->isd + k * d;
     __m512d qa = _mm512_setzero_pd(), qb = qa;
     for (size_t i = 0; i < d; i++) {
-      __m512d mi = _mm512_set1_pd(mu[i]);
-      __m512d ya = _mm512_sub_pd(xa[i], mi), yb = _mm512_sub_pd(xb[i], mi);
-      if (!iso) {
-        __m512d si = _mm512_set1_pd(isd[i]);
-        ya = _mm512_mul_pd(ya, si);
-        yb = _mm512_mul_pd(yb, si);
-      }
+      __m512d ya = dev_v8(xa[i], mu[i], isd[i], iso),
+              yb = dev_v8(xb[i], mu[i], isd[i], iso);
       qa = _mm512_fmadd_pd(ya, ya, qa);
       qb = _mm512_fmadd_pd(yb, yb, qb);
     }
@@ -443,13 +446,8 @@ chunk2_v8(const gmm_state *s, const size_t d, const int iso,
     wa = _mm512_mul_pd(wa, pk);
     wb = _mm512_mul_pd(wb, pk);
     for (size_t i = 0; i < d; i++) {
-      __m512d mi = _mm512_set1_pd(mu[i]);
-      __m512d ta = _mm512_sub_pd(xa[i], mi), tb = _mm512_sub_pd(xb[i], mi);
-      if (!iso) {
-        __m512d pi = _mm512_set1_pd(pr[i]);
-        ta = _mm512_mul_pd(ta, pi);
-        tb = _mm512_mul_pd(tb, pi);
-      }
+      __m512d ta = dev_v8(xa[i], mu[i], pr[i], iso),
+              tb = dev_v8(xb[i], mu[i], pr[i], iso);
       ga[i] = _mm512_fmadd_pd(wa, ta, ga[i]);
       gb[i] = _mm512_fmadd_pd(wb, tb, gb[i]);
     }
