@@ -119,6 +119,34 @@ ParameterizedTest(blk_case *c, blocks, invariance) {
   if (c->coupled) lb_run_clear(&fref);
 }
 
+/* PLMC's round compaction has an AVX-512 form (vcompress) and a portable
+ * loop (pmm.c, od_compact); LB_PMM_NO_AVX512 selects the portable one.
+ * Both must give the same runs: K = inf, a power of two, K = 3 (a divide
+ * in the skips), a 10-D mixture, at block sizes 64 (the list overflows
+ * mid-rounds) and 61 (tails of every length).  On a machine without
+ * AVX-512 both runs use the portable loop. */
+Test(blocks, plmc_vector_compaction_matches_portable) {
+  static const blk_case cases[] = {
+      {"gmm:preset=ring8", "plmc:K=inf", 0.05, 15, 0},
+      {"gmm:preset=ring8", "plmc:K=16", 0.05, 15, 0},
+      {"double_well:dim=2", "plmc:K=3", 0.05, 15, 0},
+      {"gmm:dim=10,modes=8", "plmc:K=inf", 0.05, 15, 0},
+  };
+  for (size_t q = 0; q < sizeof cases / sizeof *cases; q++)
+    for (long block = 61; block <= 64; block += 3) {
+      lb_run v = {0}, pv = {0}, fv = {0}, fp = {0};
+      run(&cases[q], block, 1, &v, &fv);
+      setenv("LB_PMM_NO_AVX512", "1", 1);
+      run(&cases[q], block, 1, &pv, &fp);
+      unsetenv("LB_PMM_NO_AVX512");
+      cr_expect(same_run(&v, &pv), "%s on %s, block %ld: the AVX-512 "
+                "compaction differs from the portable one", cases[q].sampler,
+                cases[q].target, block);
+      lb_run_clear(&v);
+      lb_run_clear(&pv);
+    }
+}
+
 /* ---- the vector exp (vmath.h) ------------------------------------------
  * Against expl (long double, 64-bit mantissa: its own error is below
  * 2^-11 ulp of a double) on 10^6 points of [-708, 0] and [-3, 3], plus the

@@ -71,6 +71,7 @@ typedef struct {
   double kalpha; /* > 0: K = max(1, round(kalpha / alpha)) at each step */
   double hfine;  /* > 0: fixed fine step; K = L = round(alpha / hfine) */
   int skip0;     /* option 2 draws u in 1..K-1, weight K-1 (offset0=0) */
+  int v512;      /* the AVX-512 round compaction (od_compact) serves */
 } pmm_params;
 
 /* The parameters for a coarse step alpha (Kalpha=C: K ~ C/alpha, the
@@ -141,6 +142,12 @@ int lb_pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
   rc = lb_spec_long(spec, "offset0", 1, 0, 1, &o0, e);
   if (rc) return rc;
   p->skip0 = o0 == 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(LB_NO_VECTOR_CLONES)
+  /* LB_PMM_NO_AVX512 in the environment when the sampler is made selects
+   * the portable compaction (tests/test_blocks.c compares the two) */
+  p->v512 = __builtin_cpu_supports("avx512f") && !getenv("LB_PMM_NO_AVX512");
+#endif
   /* offset0=0 is the DDPM chain's option 2; on Langevin dynamics the
    * fast form and the exact laws know the engine's option 2 only */
   if (p->skip0 && (!p->fine || p->option != 2 || s->dyn.type->scaling))
@@ -562,6 +569,7 @@ static void od_flush(const lb_sampler *s, const lb_block *blk, od_ws *W,
   }
   for (size_t e = 0; e < ne; e++) {
     size_t r = W->erow[e];
+    W->last[r] = ex[e]; /* a row's entries come in time order */
     for (size_t i = 0; i < n; i++) {
       double m = W->M[i * ld + r] + sc[e] * W->ez[i * Q + e];
       W->M[i * ld + r] = m;
@@ -583,6 +591,64 @@ static void od_flush(const lb_sampler *s, const lb_block *blk, od_ws *W,
   for (size_t e = 0; e < ne; e++) nfe[W->erow[e]]++;
 }
 
+/* Round compaction: of the live entries s0 .. s0+live, with their new
+ * times in tt, those with a time before the end (tt < 1) are appended at
+ * ne (erow; etk the new time, eseg the previous one, elr the fine index),
+ * in order; returns their number.  In place: ne <= s0, so every write
+ * lands at or before the entry being read.  The AVX-512 form compresses 8
+ * entries per step (vcompress) instead of a scalar loop with a data-
+ * dependent store address; both give the same list. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(LB_NO_VECTOR_CLONES)
+#define OD_COMPACT_AVX512 1
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static size_t
+od_compact_v8(od_ws *W, size_t s0, size_t live, size_t ne) {
+  size_t cnt = 0;
+  const __m512d one = _mm512_set1_pd(1.0);
+  for (size_t j = 0; j < live; j += 8) {
+    __mmask8 in = live - j >= 8 ? 0xff : (__mmask8)((1u << (live - j)) - 1);
+    __m512d x = _mm512_maskz_loadu_pd(in, W->tt + j);
+    __m512d lp = _mm512_maskz_loadu_pd(in, W->etk + s0 + j);
+    __m512d lr = _mm512_maskz_loadu_pd(in, W->elr + s0 + j);
+    __m512i r = _mm512_maskz_loadu_epi64(in, W->erow + s0 + j);
+    __mmask8 keep = _mm512_mask_cmp_pd_mask(in, x, one, _CMP_LT_OQ);
+    __mmask8 out = (__mmask8)((1u << __builtin_popcount(keep)) - 1);
+    size_t e = ne + cnt;
+    _mm512_mask_storeu_epi64(W->erow + e, out, _mm512_maskz_compress_epi64(keep, r));
+    _mm512_mask_storeu_pd(W->etk + e, out, _mm512_maskz_compress_pd(keep, x));
+    _mm512_mask_storeu_pd(W->eseg + e, out, _mm512_maskz_compress_pd(keep, lp));
+    _mm512_mask_storeu_pd(W->elr + e, out, _mm512_maskz_compress_pd(keep, lr));
+    cnt += (size_t)__builtin_popcount(keep);
+  }
+  _mm256_zeroupper(); /* clean upper state for SSE code, at any -O */
+  return cnt;
+}
+#endif
+
+static size_t od_compact(const pmm_params *p, od_ws *W, size_t s0,
+                         size_t live, size_t ne) {
+#ifdef OD_COMPACT_AVX512
+  if (p->v512) return od_compact_v8(W, s0, live, ne);
+#else
+  (void)p;
+#endif
+  size_t cnt = 0, *restrict erow = W->erow;
+  double *restrict tt = W->tt, *restrict ex = W->etk, *restrict elp = W->eseg,
+                   *restrict elr = W->elr;
+  for (size_t j = 0; j < live; j++) {
+    size_t r = erow[s0 + j], e = ne + cnt;
+    double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
+    erow[e] = r;
+    ex[e] = x;
+    elp[e] = lp;
+    elr[e] = lr;
+    cnt += x < 1.0;
+  }
+  return cnt;
+}
+
 /* Option 1 with K > 1 and K = inf: rounds of times, round k reading its
  * uniform su k blocks into the row's stream; the midpoints through the
  * list, flushed when full and at the end; foff = the last segment's
@@ -602,21 +668,9 @@ static void od_rounds(const lb_sampler *s, const pmm_params *p,
       od_flush(s, blk, W, ne, y, alpha, t, wk, nfe);
       ne = 0;
     }
-    /* rows past the end record their last time; the others append a
-     * midpoint (written at or before the entry read: safe in place) */
-    size_t cnt = 0, *restrict erow = W->erow;
-    double *restrict tt = W->tt, *restrict ex = W->etk, *restrict elp = W->eseg,
-                     *restrict elr = W->elr;
-    for (size_t j = 0; j < live; j++) {
-      size_t r = erow[s0 + j], e = ne + cnt;
-      double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
-      W->last[r] = lp;
-      erow[e] = r;
-      ex[e] = x;
-      elp[e] = lp;
-      elr[e] = lr;
-      cnt += x < 1.0;
-    }
+    /* the rows with a time before the end append a midpoint (the others
+     * are done; od_flush records each row's last time) */
+    size_t cnt = od_compact(p, W, s0, live, ne);
     for (size_t e = 0; e < cnt; e++) W->eoff[ne + e] = k * su + 1;
     s0 = ne;
     ne += cnt;
@@ -641,12 +695,20 @@ static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
    * previous time, in units of alpha; elr the fine index): round k's
    * live rows are the entries it appended, so they are the next round's
    * list; round 0's is every row */
-  for (size_t r = 0; r < B; r++) {
-    W.t0[r] = t;
-    nfe[r] = 1;
-    W.erow[r] = r;
-    W.etk[r] = 0.0;
-    W.elr[r] = 0.0;
+  {
+    double *restrict t0 = W.t0, *restrict etk = W.etk, *restrict elr = W.elr,
+                     *restrict last = W.last;
+    size_t *restrict erow = W.erow;
+    long *restrict nf = nfe;
+#pragma omp simd
+    for (size_t r = 0; r < B; r++) {
+      t0[r] = t;
+      nf[r] = 1;
+      erow[r] = r;
+      etk[r] = 0.0; /* the previous time of round 0 */
+      elr[r] = 0.0;
+      last[r] = 0.0; /* a row's last time (od_flush), 0 without one */
+    }
   }
   lb_dynamics_drift(&s->dyn, B, ld, y, W.t0, W.b0);
   memset(W.M, 0, n * ld * sizeof *W.M);
@@ -659,13 +721,12 @@ static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
     size_t ne = 0;
     double K = (double)p->K;
     for (size_t r = 0; r < B; r++) {
-      W.last[r] = 0.0;
       W.foff[r] = 0;
       if (p->option != 2) continue;
       unsigned long u = lb_streams_uniform_int(blk->r, r, (unsigned long)p->K);
       if (u == 0) continue;
       W.erow[ne] = r;
-      W.etk[ne] = W.last[r] = (double)u / K;
+      W.etk[ne] = (double)u / K;
       W.eseg[ne] = 0.0;
       W.eoff[ne] = 0;
       W.foff[r] = gb;
