@@ -90,6 +90,21 @@ typedef struct {
   double K, E, GU, GV, vU, cUV, vV, L11, L21, L22;
 } lb_ud_coef;
 void lb_ud_coefs(double gamma, double tau, lb_ud_coef *c);
+/* The same coefficients for n durations tau[r] at once, one vector pass
+ * per piece, with the bits of lb_ud_coefs and of the block operators (the
+ * operators run these on their duration arrays; a sampler that knows its
+ * durations ahead, the Poisson midpoint method's list form, calls them
+ * directly): A (om = 1 - E, scratch for the noise), G (GU; GV = K) and
+ * the noise's Cholesky factor (from om and E).  Any n; a multiple of 8
+ * runs whole vectors only. */
+void lb_ud_fill_A(size_t n, double gamma, const double *restrict tau,
+                  double *restrict om, double *restrict E, double *restrict K);
+void lb_ud_fill_G(size_t n, double gamma, const double *restrict tau,
+                  const double *restrict K, double *restrict GU);
+void lb_ud_fill_N(size_t n, double gamma, const double *restrict tau,
+                  const double *restrict om, const double *restrict E,
+                  double *restrict L11, double *restrict L21,
+                  double *restrict L22);
 
 void lb_dynamics_setup(lb_dynamics *dy, const lb_dynamics_type *type,
                        const lb_target *t, double gamma);

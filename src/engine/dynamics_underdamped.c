@@ -239,7 +239,7 @@ static _Thread_local unsigned long ud_clock;
 _Static_assert(LB_BLOCK_MAX % 8 == 0, "fills run whole vectors of 8");
 
 LB_VECTOR_CLONES
-static void fill_A(size_t n, double g, const double *restrict tau,
+void lb_ud_fill_A(size_t n, double g, const double *restrict tau,
                    double *restrict om, double *restrict E,
                    double *restrict K) {
   double gi = 1.0 / g;
@@ -254,7 +254,7 @@ static void fill_A(size_t n, double g, const double *restrict tau,
 }
 
 LB_VECTOR_CLONES
-static void fill_G(size_t n, double g, const double *restrict tau,
+void lb_ud_fill_G(size_t n, double g, const double *restrict tau,
                    const double *restrict K, double *restrict GU) {
   double gi = 1.0 / g;
 #pragma omp simd
@@ -262,7 +262,7 @@ static void fill_G(size_t n, double g, const double *restrict tau,
 }
 
 LB_VECTOR_CLONES
-static void fill_N(size_t n, double g, const double *restrict tau,
+void lb_ud_fill_N(size_t n, double g, const double *restrict tau,
                    const double *restrict om, const double *restrict E,
                    double *restrict L11, double *restrict L21,
                    double *restrict L22) {
@@ -340,14 +340,14 @@ static const ud_entry *row_coefs(const lb_dynamics *dy, size_t B,
   e = &ud_tab[hit];
   ud_keys[hit].stamp = ++ud_clock;
   size_t n = (ud_keys[hit].n + 7) / 8 * 8;
-  if (!(e->parts & P_A)) fill_A(n, g, e->tau, e->om, e->E, e->K);
+  if (!(e->parts & P_A)) lb_ud_fill_A(n, g, e->tau, e->om, e->E, e->K);
   e->parts |= P_A;
   if ((need & P_G) && !(e->parts & P_G)) {
-    fill_G(n, g, e->tau, e->K, e->GU);
+    lb_ud_fill_G(n, g, e->tau, e->K, e->GU);
     e->parts |= P_G;
   }
   if ((need & P_N) && !(e->parts & P_N)) {
-    fill_N(n, g, e->tau, e->om, e->E, e->L11, e->L21, e->L22);
+    lb_ud_fill_N(n, g, e->tau, e->om, e->E, e->L11, e->L21, e->L22);
     e->parts |= P_N;
   }
   return e;
