@@ -72,6 +72,7 @@ typedef struct {
   double hfine;  /* > 0: fixed fine step; K = L = round(alpha / hfine) */
   int skip0;     /* option 2 draws u in 1..K-1, weight K-1 (offset0=0) */
   int v512;      /* the AVX-512 round compaction (od_compact) serves */
+  int nolist;    /* LB_PMM_NO_LIST set: no underdamped list form (tests) */
 } pmm_params;
 
 /* The parameters for a coarse step alpha (Kalpha=C: K ~ C/alpha, the
@@ -92,6 +93,9 @@ static pmm_params pmm_at(const pmm_params *p, double alpha) {
 int lb_pmm_init(lb_sampler *s, lb_spec *spec, lb_err *e) {
   pmm_params *p = lb_xcalloc(1, sizeof *p);
   s->state = p;
+  /* the general fast form on underdamped dynamics too, for the tests
+   * that pin the list form (pmm_step_ud) to its bits */
+  p->nolist = getenv("LB_PMM_NO_LIST") != NULL;
   const char *k = lb_spec_str(spec, "K");
   if (lb_spec_has(spec, "Kalpha")) {
     if (k)
@@ -203,6 +207,7 @@ static size_t fine_zc_steps(size_t n, size_t ld) {
 static size_t fine_q_cap(size_t ld) { return 4 * ld; }
 
 static size_t od_work(size_t n, size_t ld);
+static size_t ud_work(size_t n, size_t d, size_t ld);
 
 size_t lb_pmm_work(const lb_sampler *s, size_t ld) {
   size_t n = s->dyn.n, d = s->dyn.d;
@@ -212,6 +217,8 @@ size_t lb_pmm_work(const lb_sampler *s, size_t ld) {
    * and its midpoint queue */
   size_t w = (7 * n + 3 * d + 14) * ld + fine_zc_steps(n, ld) * n * ld +
              (n + d + 3) * fine_q_cap(ld);
+  size_t wu = ud_work(n, d, ld); /* pmm_step_ud, underdamped */
+  if (wu > w) w = wu;
   size_t wo = od_work(n, ld); /* pmm_step_od, overdamped */
   return w > wo ? w : wo;
 }
@@ -837,6 +844,293 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
   }
 }
 
+/* ---- fast form on underdamped dynamics --------------------------------------
+ * The same values as pmm_step_fast (bit for bit), arranged as the
+ * overdamped list form above: when the streams are not coupled, a row's
+ * draws come in the same fixed pattern (round k's uniform su k blocks
+ * into its stream, segment k's Gaussians su k + 1 blocks in, the last
+ * segment's after its last round), so the time rounds draw only
+ * uniforms and all midpoints go into one list (ud_rounds; option 2 and
+ * K = 1 place theirs without rounds).  Over the list (ud_flush): the
+ * Gaussians in one call; the coefficients of the three durations of each
+ * entry (segment, midpoint time tk, and alpha - tk - h for the
+ * correction) in one vector pass per piece (lb_ud_fill_*); then entry by
+ * entry in list order (a row's entries in time order) the recursion
+ *   M_k = A_seg M_{k-1} + Gamma_seg W_k,  Yhat_k = A_tk Y + G_tk b0 + M_k;
+ * the drifts in block calls; the corrections into acc in list order.
+ * Each entry takes exactly the IEEE operations of ud_apply_A, ud_add_G,
+ * ud_add_noise and flush on its row, in their order.  The general form
+ * made about a dozen calls per round, each on the few rows still drawing
+ * (with coefficient fills padded to 8 rows), and a block of Poisson(1)
+ * rows runs about 5 rounds at K = 1024 against 3.6 at K = 4; here the
+ * per-round work is one uniform call and a compaction. */
+
+typedef struct {
+  size_t n, d, ld, Q;
+  double *b0;                     /* d x ld */
+  double *M, *acc, *zf;           /* n x ld */
+  double *tt, *last, *t0, *fseg, *tau; /* ld */
+  uint64_t *foff;                 /* ld: offset of the last segment */
+  size_t *erow;                   /* Q: the list of midpoints */
+  double *etk, *eseg, *elr, *etm; /* Q: time and previous time (units of
+                                   * alpha), fine index, absolute time */
+  uint64_t *eoff;                 /* Q: offset of the entry's Gaussians */
+  /* Q: the durations and coefficients of the entries: segment (s), time
+   * tk (t), correction alpha - tk - h (c); om scratch */
+  double *dseg, *dtk, *dc, *om;
+  double *sE, *sK, *sL11, *sL21, *sL22, *tE, *tK, *tGU, *cE, *cK;
+  double *ez, *qy; /* n x Q */
+  double *qb;      /* d x Q */
+} ud_ws;
+
+/* the list holds up to ld midpoints (a multiple of 8: the fills run whole
+ * vectors); as in the overdamped form a block of Poisson(1) rows
+ * overflows it in about half the steps */
+static size_t ud_q_cap(size_t ld) { return ld; }
+
+static size_t ud_work(size_t n, size_t d, size_t ld) {
+  size_t Q = ud_q_cap(ld);
+  return (d + 3 * n + 6) * ld + (20 + 2 * n + d) * Q;
+}
+
+static ud_ws ud_carve(size_t n, size_t d, size_t ld, double *w) {
+  ud_ws W;
+  W.n = n;
+  W.d = d;
+  W.ld = ld;
+  size_t Q = W.Q = ud_q_cap(ld);
+  W.b0 = w, w += d * ld;
+  W.M = w, w += n * ld;
+  W.acc = w, w += n * ld;
+  W.zf = w, w += n * ld;
+  W.tt = w, w += ld;
+  W.last = w, w += ld;
+  W.t0 = w, w += ld;
+  W.fseg = w, w += ld;
+  W.tau = w, w += ld;
+  W.foff = (uint64_t *)w, w += ld;
+  W.erow = (size_t *)w, w += Q;
+  W.etk = w, w += Q;
+  W.eseg = w, w += Q;
+  W.elr = w, w += Q;
+  W.etm = w, w += Q;
+  W.eoff = (uint64_t *)w, w += Q;
+  W.dseg = w, w += Q;
+  W.dtk = w, w += Q;
+  W.dc = w, w += Q;
+  W.om = w, w += Q;
+  W.sE = w, w += Q;
+  W.sK = w, w += Q;
+  W.sL11 = w, w += Q;
+  W.sL21 = w, w += Q;
+  W.sL22 = w, w += Q;
+  W.tE = w, w += Q;
+  W.tK = w, w += Q;
+  W.tGU = w, w += Q;
+  W.cE = w, w += Q;
+  W.cK = w, w += Q;
+  W.ez = w, w += n * Q;
+  W.qy = w, w += n * Q;
+  W.qb = w;
+  return W;
+}
+
+/* Entries 0..ne of the list, as above.  gu, gv: the correction weight K
+ * G_h = (K GU_h, K K_h) (K = inf: (0, alpha), G'(0) = e_v). */
+LB_VECTOR_CLONES
+static void ud_flush(const lb_sampler *s, const pmm_params *p,
+                     const lb_block *blk, ud_ws *W, size_t ne,
+                     const double *y, double alpha, double t, double gu,
+                     double gv, long *nfe) {
+  const lb_dynamics *dy = &s->dyn;
+  size_t n = W->n, d = W->d, ld = W->ld, Q = W->Q;
+  double g = dy->gamma, h = p->K ? alpha / (double)p->K : 0.0;
+  if (ne == 0) return;
+  lb_streams_gauss_at(blk->rz, n, ne, W->erow, W->eoff, Q, W->ez);
+  /* the durations as pmm_step_fast forms them: seg = (x - lp) alpha, tk =
+   * x alpha, t + tk, (alpha - tk) - h; zero past ne up to a multiple of 8 */
+  size_t n8 = (ne + 7) / 8 * 8;
+  {
+    const double *restrict ex = W->etk, *restrict elp = W->eseg;
+    double *restrict ds = W->dseg, *restrict dt = W->dtk, *restrict dc = W->dc,
+                     *restrict tm = W->etm;
+#pragma omp simd
+    for (size_t e = 0; e < ne; e++) {
+      double x = ex[e], tk = x * alpha;
+      ds[e] = (x - elp[e]) * alpha;
+      dt[e] = tk;
+      tm[e] = t + tk;
+      dc[e] = p->K ? alpha - tk - h : alpha - tk;
+    }
+    for (size_t e = ne; e < n8; e++) ds[e] = dt[e] = dc[e] = 0.0;
+  }
+  lb_ud_fill_A(n8, g, W->dseg, W->om, W->sE, W->sK);
+  lb_ud_fill_N(n8, g, W->dseg, W->om, W->sE, W->sL11, W->sL21, W->sL22);
+  lb_ud_fill_A(n8, g, W->dtk, W->om, W->tE, W->tK);
+  lb_ud_fill_G(n8, g, W->dtk, W->tK, W->tGU);
+  lb_ud_fill_A(n8, g, W->dc, W->om, W->cE, W->cK);
+  /* M_k (ud_apply_A then ud_add_noise on the segment) and Yhat_k
+   * (ud_apply_A, ud_add_G with c = 1 on tk, then + M_k) */
+  for (size_t e = 0; e < ne; e++) {
+    size_t r = W->erow[e];
+    double sK = W->sK[e], sE = W->sE[e], l11 = W->sL11[e], l21 = W->sL21[e],
+           l22 = W->sL22[e], tK = W->tK[e], tE = W->tE[e], tG = W->tGU[e];
+    for (size_t i = 0; i < d; i++) {
+      double *mu = W->M + i * ld + r, *mv = W->M + (d + i) * ld + r;
+      double u = *mu, v = *mv;
+      double z1 = W->ez[2 * i * Q + e], z2 = W->ez[(2 * i + 1) * Q + e];
+      u += sK * v;
+      v *= sE;
+      u += l11 * z1;
+      v += l21 * z1 + l22 * z2;
+      *mu = u;
+      *mv = v;
+      double yu = y[i * ld + r], yv = y[(d + i) * ld + r],
+             b = W->b0[i * ld + r];
+      yu += tK * yv;
+      yv *= tE;
+      yu += tG * b;
+      yv += tK * b;
+      W->qy[i * Q + e] = yu + u;
+      W->qy[(d + i) * Q + e] = yv + v;
+    }
+  }
+  for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
+    size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
+    lb_dynamics_drift(dy, m, Q, W->qy + o, W->etm + o, W->qb + o);
+  }
+  /* flush's correction: 0 + G (b(Yhat) - b0), then A_{alpha - tk - h} */
+  for (size_t e = 0; e < ne; e++) {
+    size_t r = W->erow[e];
+    double cK = W->cK[e], cE = W->cE[e];
+    nfe[r]++;
+    for (size_t i = 0; i < d; i++) {
+      double db = W->qb[i * Q + e] - W->b0[i * ld + r];
+      double u = 0.0 + gu * db, v = 0.0 + gv * db;
+      if (!p->K) u = 0.0; /* add_Gdot leaves the position */
+      u += cK * v;
+      v *= cE;
+      W->acc[i * ld + r] += u;
+      W->acc[(d + i) * ld + r] += v;
+    }
+  }
+}
+
+/* Option 1 with K > 1 and K = inf: the rounds of od_rounds on the
+ * underdamped list. */
+LB_VECTOR_CLONES
+static void ud_rounds(const lb_sampler *s, const pmm_params *p,
+                      const lb_block *blk, ud_ws *W, double alpha, double t,
+                      double gu, double gv, const double *y, long *nfe) {
+  size_t B = blk->B;
+  uint64_t su = 1 + lb_streams_gauss_blocks(W->n);
+  size_t live = B, s0 = 0, ne = 0; /* live list = entries s0 .. s0+live */
+  for (uint64_t k = 0; live > 0; k++) {
+    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W->erow + s0, k * su,
+                          W->tt);
+    skip_times(p, live, W->tt, W->etk + s0, W->elr + s0);
+    if (ne + live > W->Q) { /* make room (the flush reads the list only) */
+      ud_flush(s, p, blk, W, ne, y, alpha, t, gu, gv, nfe);
+      ne = 0;
+    }
+    /* rows past the end record their last time; the others append a
+     * midpoint (written at or before the entry read: safe in place) */
+    size_t cnt = 0, *restrict erow = W->erow;
+    double *restrict tt = W->tt, *restrict ex = W->etk, *restrict elp = W->eseg,
+                     *restrict elr = W->elr;
+    for (size_t j = 0; j < live; j++) {
+      size_t r = erow[s0 + j], e = ne + cnt;
+      double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
+      W->last[r] = lp;
+      erow[e] = r;
+      ex[e] = x;
+      elp[e] = lp;
+      elr[e] = lr;
+      cnt += x < 1.0;
+    }
+    for (size_t e = 0; e < cnt; e++) W->eoff[ne + e] = k * su + 1;
+    s0 = ne;
+    ne += cnt;
+    live = cnt;
+  }
+  ud_flush(s, p, blk, W, ne, y, alpha, t, gu, gv, nfe);
+  /* a row with N midpoints drew its last segment in round N */
+  for (size_t r = 0; r < B; r++) W->foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
+}
+
+LB_VECTOR_CLONES
+static void pmm_step_ud(const lb_sampler *s, const pmm_params *p,
+                        const lb_block *blk, double alpha, double t,
+                        double *y, long *nfe, double *work) {
+  const lb_dynamics *dy = &s->dyn;
+  const lb_dynamics_type *T = dy->type;
+  size_t B = blk->B, ld = blk->ld, n = dy->n;
+  ud_ws W = ud_carve(n, dy->d, ld, work);
+  uint64_t gb = lb_streams_gauss_blocks(n);
+  /* the correction weight as flush's add_G (c = K, tau = h) or add_Gdot
+   * (c = alpha) forms it */
+  double gu = 0.0, gv = alpha;
+  if (p->K) {
+    lb_ud_coef c;
+    lb_ud_coefs(dy->gamma, alpha / (double)p->K, &c);
+    gu = (double)p->K * c.GU;
+    gv = (double)p->K * c.K;
+  }
+
+  /* the list as in pmm_step_od: round 0's live rows are every row */
+  for (size_t r = 0; r < B; r++) {
+    W.t0[r] = t;
+    nfe[r] = 1;
+    W.erow[r] = r;
+    W.etk[r] = 0.0;
+    W.elr[r] = 0.0;
+  }
+  lb_dynamics_drift(dy, B, ld, y, W.t0, W.b0);
+  memset(W.M, 0, n * ld * sizeof *W.M);
+  memset(W.acc, 0, n * ld * sizeof *W.acc);
+
+  if (p->option == 2 || p->K == 1) {
+    /* at most one midpoint, placed as in pmm_step_od */
+    size_t ne = 0;
+    double K = (double)p->K;
+    for (size_t r = 0; r < B; r++) {
+      W.last[r] = 0.0;
+      W.foff[r] = 0;
+      if (p->option != 2) continue;
+      unsigned long u = lb_streams_uniform_int(blk->r, r, (unsigned long)p->K);
+      if (u == 0) continue;
+      W.erow[ne] = r;
+      W.etk[ne] = W.last[r] = (double)u / K;
+      W.eseg[ne] = 0.0;
+      W.eoff[ne] = 0;
+      W.foff[r] = gb;
+      ne++;
+    }
+    ud_flush(s, p, blk, &W, ne, y, alpha, t, gu, gv, nfe);
+  } else {
+    ud_rounds(s, p, blk, &W, alpha, t, gu, gv, y, nfe);
+  }
+
+  /* the last segment, then Y' = A_alpha Y + G_alpha b0 + M + acc, with
+   * pmm_step_fast's operator calls */
+  for (size_t r = 0; r < B; r++) {
+    W.fseg[r] = (1.0 - W.last[r]) * alpha;
+    W.tau[r] = alpha;
+  }
+  T->apply_A(dy, B, ld, W.fseg, NULL, W.M);
+  lb_streams_gauss_at(blk->rz, n, B, NULL, W.foff, ld, W.zf);
+  T->add_noise(dy, B, ld, W.fseg, NULL, W.zf, W.M);
+  T->apply_A(dy, B, ld, W.tau, NULL, y);
+  T->add_G(dy, B, ld, W.tau, NULL, 1.0, W.b0, y);
+  for (size_t i = 0; i < n; i++) {
+    double *restrict yi = y + i * ld;
+    const double *restrict Mi = W.M + i * ld, *restrict ai = W.acc + i * ld;
+#pragma omp simd
+    for (size_t r = 0; r < B; r++) yi[r] += Mi[r] + ai[r];
+  }
+  lb_streams_skip(blk->rz, B, W.foff, gb);
+}
+
 void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
                  double t, double *y, long *nfe, double *work) {
   const pmm_params q = pmm_at(s->state, alpha), *p = &q;
@@ -844,6 +1138,9 @@ void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
     pmm_step_fine(s, p, blk, alpha, t, y, nfe, work);
   else if (s->dyn.type == &lb_dynamics_overdamped && blk->r == blk->rz)
     pmm_step_od(s, p, blk, alpha, t, y, nfe, work);
+  else if (s->dyn.type == &lb_dynamics_underdamped && blk->r == blk->rz &&
+           !p->nolist)
+    pmm_step_ud(s, p, blk, alpha, t, y, nfe, work);
   else
     pmm_step_fast(s, p, blk, alpha, t, y, nfe, work);
 }
