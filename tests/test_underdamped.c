@@ -17,7 +17,8 @@
  * urlmc_mistakes_are_rejected shows the check fails on them.
  * uplmc: fast and fine forms against the same law, K = inf as the limit
  * of the finite-K laws, option 2 against urlmc (the control variate), NFE,
- * divergence, and the coupled mode against ulmc(alpha/K).
+ * divergence, the coupled mode against ulmc(alpha/K), and the list form
+ * of the uncoupled fast form bit for bit against the general form.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -847,4 +848,92 @@ Test(uplmc, Kalpha_resolves_K_per_step) {
   lb_sampler_free(b4);
   lb_sampler_free(b8);
   lb_target_free(t);
+}
+
+/* ---- uplmc's list form ------------------------------------------------------
+ * Uncoupled, uplmc's fast form runs as a list (pmm.c, pmm_step_ud): rounds
+ * of uniforms, then every midpoint's Gaussians, coefficients, M recursion,
+ * drift and correction over one list, flushed when full.  It must give
+ * the bits of the general form pmm_step_fast (LB_PMM_NO_LIST set when the
+ * sampler is made), which draws and applies round by round: samples,
+ * velocities, NFE, divergence flags and trajectories, on every K regime
+ * (K = 1, option 1 with K a power of two or not, K = inf, option 2,
+ * Kalpha), for d = 1, 2, 3 and 10, gamma tau on both sides of the series
+ * switch (gamma = 0.5, 30), blocks of 64 and 256 (the list holds one
+ * block's worth of entries: with Poisson(1) midpoints per row it fills
+ * in the middle of the rounds in about half the steps, so each case
+ * crosses that path many times), short last blocks (150 and 300
+ * chains; a block of 61), and with chains diverging mid-run. */
+typedef struct {
+  char target[40];
+  char spec[48];
+  double step;
+  long block, chains, steps;
+} ud_list_case;
+
+static void ud_list_run(const ud_list_case *c, int general, lb_run *out) {
+  lb_err e;
+  lb_target *t;
+  lb_sampler *s;
+  lb_init in;
+  cr_assert_eq(lb_target_alloc(c->target, &t, &e), LB_OK, "%s", e.msg);
+  if (general) setenv("LB_PMM_NO_LIST", "1", 1);
+  int rc = lb_sampler_alloc(c->spec, t, &s, &e);
+  unsetenv("LB_PMM_NO_LIST");
+  cr_assert_eq(rc, LB_OK, "%s", e.msg);
+  cr_assert_eq(lb_init_parse(&in, NULL, t, &e), LB_OK);
+  lb_sim sim = {.target = t, .sampler = s, .init = &in, .step = c->step,
+                .steps = c->steps, .chains = c->chains, .seed = 21, .threads = 1,
+                .record_every = 7, .record_chains = 20, .block = c->block};
+  cr_assert_eq(lb_simulate(&sim, out, NULL, &e), LB_OK, "%s", e.msg);
+  lb_init_clear(&in);
+  lb_sampler_free(s);
+  lb_target_free(t);
+}
+
+ParameterizedTestParameters(uplmc, list_form_is_the_general_form) {
+  static ud_list_case cases[] = {
+      {"gmm:preset=ring8", "uplmc:K=1", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=2", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=4", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=1000", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=1024", 0.05, 256, 300, 40},
+      {"gmm:preset=ring8", "uplmc:K=inf", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=inf,gamma=30", 0.1, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=4,option=2", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=64,option=2,gamma=0.5", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:K=1,option=2", 0.05, 64, 150, 40},
+      {"gmm:preset=ring8", "uplmc:Kalpha=1", 0.05, 64, 150, 40},
+      {"gaussian:dim=1", "uplmc:K=16", 0.2, 64, 150, 40},
+      {"double_well:dim=3", "uplmc:K=inf,gamma=0.5", 0.05, 64, 150, 40},
+      {"gmm:dim=10,modes=8", "uplmc:K=16,gamma=30", 0.05, 256, 300, 40},
+      /* every chain diverges, between steps 100 and 200 */
+      {"gaussian:dim=2,var=1", "uplmc:K=4", 40.0, 64, 150, 200},
+      {"gaussian:dim=2,var=1", "uplmc:K=inf", 40.0, 61, 150, 200},
+  };
+  return cr_make_param_array(ud_list_case, cases,
+                             sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(ud_list_case *c, uplmc, list_form_is_the_general_form) {
+  lb_run a = {0}, b = {0};
+  ud_list_run(c, 0, &a);
+  ud_list_run(c, 1, &b);
+  size_t cd = (size_t)a.chains * (size_t)a.dim;
+  size_t tr = a.records * a.record_chains * (size_t)a.dim;
+  cr_assert_eq(a.records, b.records);
+  cr_expect(memcmp(a.samples, b.samples, cd * sizeof(double)) == 0,
+            "%s on %s: samples", c->spec, c->target);
+  cr_expect(memcmp(a.velocities, b.velocities, cd * sizeof(double)) == 0,
+            "%s on %s: velocities", c->spec, c->target);
+  cr_expect(memcmp(a.nfe, b.nfe, (size_t)a.chains * sizeof(int64_t)) == 0,
+            "%s on %s: nfe", c->spec, c->target);
+  cr_expect(memcmp(a.diverged, b.diverged, (size_t)a.chains) == 0,
+            "%s on %s: diverged", c->spec, c->target);
+  cr_expect(memcmp(a.trajectory, b.trajectory, tr * sizeof(double)) == 0,
+            "%s on %s: trajectory", c->spec, c->target);
+  cr_expect_str_eq(a.status, b.status);
+  if (c->step > 10) cr_expect_str_eq(a.status, "diverged");
+  lb_run_clear(&a);
+  lb_run_clear(&b);
 }
