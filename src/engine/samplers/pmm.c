@@ -397,6 +397,14 @@ static void queue_rows(pmm_ws *W, size_t qn, size_t cnt, double t) {
   }
 }
 
+/* The general fast form, round by round: each round draws the next times
+ * of the rows still drawing, then their segments' Gaussians, and queues
+ * their midpoints.  When a row's draws come from one stream (blk->r ==
+ * blk->rz: every uncoupled run) the list forms pmm_step_od and
+ * pmm_step_ud give its bits in a handful of calls per block step; this
+ * form serves other streams (the engine's coupled mode steps the fine
+ * form instead) and, under LB_PMM_NO_LIST, the test that pins
+ * pmm_step_ud to it. */
 LB_VECTOR_CLONES
 static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
                           const lb_block *blk, double alpha, double t,
@@ -502,8 +510,8 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
  * list: a handful of calls per block step however the midpoints fall,
  * instead of a dozen per round (od_rounds: K = inf and option 1 with
  * K > 1).  Option 2 and K = 1 have at most one midpoint, placed without
- * rounds.  pmm_step_fast, the general form, serves the underdamped
- * dynamics; on overdamped dynamics both forms give the same bits (checked
+ * rounds.  pmm_step_ud (below) is the same form on underdamped dynamics;
+ * on overdamped dynamics this and pmm_step_fast give the same bits (checked
  * when this form was written, on 60 target x sampler cases). */
 
 typedef struct {
@@ -1006,8 +1014,8 @@ static void ud_flush(const lb_sampler *s, const pmm_params *p,
     nfe[r]++;
     for (size_t i = 0; i < d; i++) {
       double db = W->qb[i * Q + e] - W->b0[i * ld + r];
-      double u = 0.0 + gu * db, v = 0.0 + gv * db;
-      if (!p->K) u = 0.0; /* add_Gdot leaves the position */
+      /* K = inf: add_Gdot leaves the position at 0 (0 * inf is NaN) */
+      double u = p->K ? 0.0 + gu * db : 0.0, v = 0.0 + gv * db;
       u += cK * v;
       v *= cE;
       W->acc[i * ld + r] += u;
