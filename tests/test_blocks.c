@@ -119,18 +119,21 @@ ParameterizedTest(blk_case *c, blocks, invariance) {
   if (c->coupled) lb_run_clear(&fref);
 }
 
-/* PLMC's round compaction has an AVX-512 form (vcompress) and a portable
- * loop (pmm.c, od_compact); LB_PMM_NO_AVX512 selects the portable one.
- * Both must give the same runs: K = inf, a power of two, K = 3 (a divide
- * in the skips), a 10-D mixture, at block sizes 64 (the list overflows
- * mid-rounds) and 61 (tails of every length).  On a machine without
- * AVX-512 both runs use the portable loop. */
-Test(blocks, plmc_vector_compaction_matches_portable) {
+/* The midpoint rounds of plmc and uplmc compact their list with AVX-512
+ * (vcompress) or a portable loop (pmm.c, list_compact); LB_PMM_NO_AVX512
+ * selects the portable one.  Both must give the same runs: K = inf, a
+ * power of two, K = 3 (a divide in the skips), a 10-D mixture, the
+ * underdamped list form, at block sizes 64 (the list overflows mid-rounds)
+ * and 61 (tails of every length).  On a machine without AVX-512 both runs
+ * use the portable loop. */
+Test(blocks, pmm_vector_compaction_matches_portable) {
   static const blk_case cases[] = {
       {"gmm:preset=ring8", "plmc:K=inf", 0.05, 15, 0},
       {"gmm:preset=ring8", "plmc:K=16", 0.05, 15, 0},
       {"double_well:dim=2", "plmc:K=3", 0.05, 15, 0},
       {"gmm:dim=10,modes=8", "plmc:K=inf", 0.05, 15, 0},
+      {"gmm:preset=ring8", "uplmc:K=1024", 0.1, 15, 0},
+      {"double_well:dim=3", "uplmc:K=inf,gamma=5", 0.05, 15, 0},
   };
   for (size_t q = 0; q < sizeof cases / sizeof *cases; q++)
     for (long block = 61; block <= 64; block += 3) {

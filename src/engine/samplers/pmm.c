@@ -71,7 +71,7 @@ typedef struct {
   double kalpha; /* > 0: K = max(1, round(kalpha / alpha)) at each step */
   double hfine;  /* > 0: fixed fine step; K = L = round(alpha / hfine) */
   int skip0;     /* option 2 draws u in 1..K-1, weight K-1 (offset0=0) */
-  int v512;      /* the AVX-512 round compaction (od_compact) serves */
+  int v512;      /* the AVX-512 round compaction (list_compact) serves */
   int nolist;    /* LB_PMM_NO_LIST set: no underdamped list form (tests) */
 } pmm_params;
 
@@ -508,102 +508,71 @@ static void pmm_step_fast(const lb_sampler *s, const pmm_params *p,
  * row's entries are in time order), and their Gaussians, M recursion,
  * interpolations, drifts and corrections are each one pass over the
  * list: a handful of calls per block step however the midpoints fall,
- * instead of a dozen per round (od_rounds: K = inf and option 1 with
- * K > 1).  Option 2 and K = 1 have at most one midpoint, placed without
- * rounds.  pmm_step_ud (below) is the same form on underdamped dynamics;
+ * instead of a dozen per round (list_place, shared with pmm_step_ud: K =
+ * inf and option 1 with K > 1).  Option 2 and K = 1 have at most one
+ * midpoint, placed without rounds.  pmm_step_ud (below) is the same form on underdamped dynamics;
  * on overdamped dynamics this and pmm_step_fast give the same bits (checked
  * when this form was written, on 60 target x sampler cases). */
 
+/* The midpoint list that both list forms (pmm_step_od, pmm_step_ud)
+ * place their midpoints in, and the placement itself: per entry the row,
+ * its time x and previous time lp in units of alpha (etk, eseg), the fine
+ * index (elr), the absolute time (etm, the flush's) and the offset of the
+ * segment's Gaussians in the row's stream (eoff); per row the uniforms of
+ * a round (tt), the last time (last, recorded by the flush: a row's
+ * entries come in time order), the start time (t0) and the offset of the
+ * last segment's Gaussians (foff). */
 typedef struct {
-  size_t n, ld, Q;
-  double *b0, *M, *acc, *zf;        /* n x ld */
-  double *tt, *last, *t0;           /* ld */
-  uint64_t *foff;                   /* ld: offset of the last segment */
-  size_t *erow;                     /* Q: the list of midpoints */
-  double *etk, *eseg, *etm, *elr;   /* Q */
-  uint64_t *eoff;                   /* Q */
-  double *ez, *qy, *qb;             /* n x Q */
-} od_ws;
+  size_t Q;           /* entries held */
+  size_t *erow;       /* Q */
+  double *etk, *eseg, *elr, *etm;
+  uint64_t *eoff;
+  double *tt, *last, *t0; /* ld */
+  uint64_t *foff;
+} pmm_list;
 
-/* the list holds up to ld midpoints: a block of Poisson(1) rows overflows
- * it in most steps, so the flush in the middle of the rounds is the common
- * path (and tested by every run); a list of 2 ld was about 2% faster */
-static size_t od_q_cap(size_t ld) { return ld; }
+/* the list holds up to ld midpoints (a multiple of 8: the underdamped
+ * coefficient fills run whole vectors): a block of Poisson(1) rows
+ * overflows it in about half the steps, so the flush in the middle of the
+ * rounds is a common path (and tested by every run); a list of 2 ld was
+ * about 2% faster */
+static size_t list_cap(size_t ld) { return ld; }
+static size_t list_work(size_t ld) { return 4 * ld + 6 * list_cap(ld); }
 
-static size_t od_work(size_t n, size_t ld) {
-  size_t Q = od_q_cap(ld);
-  return 4 * n * ld + 4 * ld + 6 * Q + 3 * n * Q;
+static pmm_list list_carve(size_t ld, double **wp) {
+  pmm_list L;
+  double *w = *wp;
+  size_t Q = L.Q = list_cap(ld);
+  L.tt = w, w += ld;
+  L.last = w, w += ld;
+  L.t0 = w, w += ld;
+  L.foff = (uint64_t *)w, w += ld;
+  L.erow = (size_t *)w, w += Q;
+  L.etk = w, w += Q;
+  L.eseg = w, w += Q;
+  L.etm = w, w += Q;
+  L.elr = w, w += Q;
+  L.eoff = (uint64_t *)w, w += Q;
+  *wp = w;
+  return L;
 }
 
-static od_ws od_carve(size_t n, size_t ld, double *w) {
-  od_ws W;
-  W.n = n;
-  W.ld = ld;
-  W.Q = od_q_cap(ld);
-  W.b0 = w, w += n * ld;
-  W.M = w, w += n * ld;
-  W.acc = w, w += n * ld;
-  W.zf = w, w += n * ld;
-  W.tt = w, w += ld;
-  W.last = w, w += ld;
-  W.t0 = w, w += ld;
-  W.foff = (uint64_t *)w, w += ld;
-  W.erow = (size_t *)w, w += W.Q;
-  W.etk = w, w += W.Q;
-  W.eseg = w, w += W.Q;
-  W.etm = w, w += W.Q;
-  W.elr = w, w += W.Q;
-  W.eoff = (uint64_t *)w, w += W.Q;
-  W.ez = w, w += n * W.Q;
-  W.qy = w, w += n * W.Q;
-  W.qb = w;
-  return W;
-}
-
-/* Entries 0..ne of the list: their Gaussians, M_k = M_{k-1} + sqrt(2 seg)
- * W_k and Yhat_k = (Y + tk b0) + M_k in list order, the drifts in block
- * calls, and the corrections wk (b(Yhat_k) - b0) into acc in list order. */
+/* Round 0's list: every row, previous time 0; NFE 1 (the start drift). */
 LB_VECTOR_CLONES
-static void od_flush(const lb_sampler *s, const lb_block *blk, od_ws *W,
-                     size_t ne, const double *y, double alpha, double t,
-                     double wk, long *nfe) {
-  size_t n = W->n, ld = W->ld, Q = W->Q;
-  if (ne == 0) return;
-  lb_streams_gauss_at(blk->rz, n, ne, W->erow, W->eoff, Q, W->ez);
-  /* etk and eseg hold the time x and the previous time lp in units of
-   * alpha: tk = x alpha, seg = (x - lp) alpha, absolute time t + tk */
-  double sc[LB_BLOCK_MAX], tk[LB_BLOCK_MAX];
-  const double *restrict ex = W->etk, *restrict elp = W->eseg;
-  double *restrict tm = W->etm;
+static void list_start(pmm_list *L, size_t B, double t, long *nfe) {
+  double *restrict t0 = L->t0, *restrict etk = L->etk, *restrict elr = L->elr,
+                   *restrict last = L->last;
+  size_t *restrict erow = L->erow;
+  long *restrict nf = nfe;
 #pragma omp simd
-  for (size_t e = 0; e < ne; e++) {
-    double x = ex[e];
-    sc[e] = lb_sqrt_fma(2.0 * ((x - elp[e]) * alpha));
-    tk[e] = x * alpha;
-    tm[e] = t + x * alpha;
+  for (size_t r = 0; r < B; r++) {
+    t0[r] = t;
+    nf[r] = 1;
+    erow[r] = r;
+    etk[r] = 0.0;
+    elr[r] = 0.0;
+    last[r] = 0.0; /* 0 for a row without midpoints */
   }
-  for (size_t e = 0; e < ne; e++) {
-    size_t r = W->erow[e];
-    W->last[r] = ex[e]; /* a row's entries come in time order */
-    for (size_t i = 0; i < n; i++) {
-      double m = W->M[i * ld + r] + sc[e] * W->ez[i * Q + e];
-      W->M[i * ld + r] = m;
-      W->qy[i * Q + e] = (y[i * ld + r] + tk[e] * W->b0[i * ld + r]) + m;
-    }
-  }
-  for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
-    size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
-    lb_dynamics_drift(&s->dyn, m, Q, W->qy + o, W->etm + o, W->qb + o);
-  }
-  for (size_t i = 0; i < n; i++) {
-    const double *qb = W->qb + i * Q, *b0 = W->b0 + i * ld;
-    double *acc = W->acc + i * ld;
-    for (size_t e = 0; e < ne; e++) {
-      size_t r = W->erow[e];
-      acc[r] += wk * (qb[e] - b0[r]);
-    }
-  }
-  for (size_t e = 0; e < ne; e++) nfe[W->erow[e]]++;
 }
 
 /* Round compaction: of the live entries s0 .. s0+live, with their new
@@ -615,26 +584,26 @@ static void od_flush(const lb_sampler *s, const lb_block *blk, od_ws *W,
  * dependent store address; both give the same list. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(LB_NO_VECTOR_CLONES)
-#define OD_COMPACT_AVX512 1
+#define LIST_COMPACT_AVX512 1
 #include <immintrin.h>
 
 __attribute__((target("avx512f"))) static size_t
-od_compact_v8(od_ws *W, size_t s0, size_t live, size_t ne) {
+list_compact_v8(pmm_list *L, size_t s0, size_t live, size_t ne) {
   size_t cnt = 0;
   const __m512d one = _mm512_set1_pd(1.0);
   for (size_t j = 0; j < live; j += 8) {
     __mmask8 in = live - j >= 8 ? 0xff : (__mmask8)((1u << (live - j)) - 1);
-    __m512d x = _mm512_maskz_loadu_pd(in, W->tt + j);
-    __m512d lp = _mm512_maskz_loadu_pd(in, W->etk + s0 + j);
-    __m512d lr = _mm512_maskz_loadu_pd(in, W->elr + s0 + j);
-    __m512i r = _mm512_maskz_loadu_epi64(in, W->erow + s0 + j);
+    __m512d x = _mm512_maskz_loadu_pd(in, L->tt + j);
+    __m512d lp = _mm512_maskz_loadu_pd(in, L->etk + s0 + j);
+    __m512d lr = _mm512_maskz_loadu_pd(in, L->elr + s0 + j);
+    __m512i r = _mm512_maskz_loadu_epi64(in, L->erow + s0 + j);
     __mmask8 keep = _mm512_mask_cmp_pd_mask(in, x, one, _CMP_LT_OQ);
     __mmask8 out = (__mmask8)((1u << __builtin_popcount(keep)) - 1);
     size_t e = ne + cnt;
-    _mm512_mask_storeu_epi64(W->erow + e, out, _mm512_maskz_compress_epi64(keep, r));
-    _mm512_mask_storeu_pd(W->etk + e, out, _mm512_maskz_compress_pd(keep, x));
-    _mm512_mask_storeu_pd(W->eseg + e, out, _mm512_maskz_compress_pd(keep, lp));
-    _mm512_mask_storeu_pd(W->elr + e, out, _mm512_maskz_compress_pd(keep, lr));
+    _mm512_mask_storeu_epi64(L->erow + e, out, _mm512_maskz_compress_epi64(keep, r));
+    _mm512_mask_storeu_pd(L->etk + e, out, _mm512_maskz_compress_pd(keep, x));
+    _mm512_mask_storeu_pd(L->eseg + e, out, _mm512_maskz_compress_pd(keep, lp));
+    _mm512_mask_storeu_pd(L->elr + e, out, _mm512_maskz_compress_pd(keep, lr));
     cnt += (size_t)__builtin_popcount(keep);
   }
   _mm256_zeroupper(); /* clean upper state for SSE code, at any -O */
@@ -642,16 +611,16 @@ od_compact_v8(od_ws *W, size_t s0, size_t live, size_t ne) {
 }
 #endif
 
-static size_t od_compact(const pmm_params *p, od_ws *W, size_t s0,
-                         size_t live, size_t ne) {
-#ifdef OD_COMPACT_AVX512
-  if (p->v512) return od_compact_v8(W, s0, live, ne);
+static size_t list_compact(const pmm_params *p, pmm_list *L, size_t s0,
+                           size_t live, size_t ne) {
+#ifdef LIST_COMPACT_AVX512
+  if (p->v512) return list_compact_v8(L, s0, live, ne);
 #else
   (void)p;
 #endif
-  size_t cnt = 0, *restrict erow = W->erow;
-  double *restrict tt = W->tt, *restrict ex = W->etk, *restrict elp = W->eseg,
-                   *restrict elr = W->elr;
+  size_t cnt = 0, *restrict erow = L->erow;
+  double *restrict tt = L->tt, *restrict ex = L->etk, *restrict elp = L->eseg,
+                   *restrict elr = L->elr;
   for (size_t j = 0; j < live; j++) {
     size_t r = erow[s0 + j], e = ne + cnt;
     double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
@@ -664,36 +633,148 @@ static size_t od_compact(const pmm_params *p, od_ws *W, size_t s0,
   return cnt;
 }
 
-/* Option 1 with K > 1 and K = inf: rounds of times, round k reading its
- * uniform su k blocks into the row's stream; the midpoints through the
- * list, flushed when full and at the end; foff = the last segment's
- * offset. */
+/* What a list form's flush does with entries 0 .. ne of the list. */
+typedef void (*list_flush_fn)(void *ctx, size_t ne);
+
+/* Place every row's midpoints, after list_start.  Option 1 with K > 1 and
+ * K = inf: rounds of times, round k reading its uniforms su k blocks into
+ * the rows' streams (su = 1 + gb, gb the blocks of a segment's n
+ * Gaussians), the midpoints through the list, flushed when full and at
+ * the end.  Option 2 and K = 1: at most one midpoint, option 2's index u ~
+ * Unif{0..K-1} (Lemire's draw moves the stream itself: one block, rarely
+ * more), none when u = 0; K = 1 draws nothing.  Sets foff, the offset of
+ * each row's last segment. */
 LB_VECTOR_CLONES
-static void od_rounds(const lb_sampler *s, const pmm_params *p,
-                      const lb_block *blk, od_ws *W, double alpha, double t,
-                      double wk, const double *y, long *nfe) {
+static void list_place(const pmm_params *p, const lb_block *blk,
+                       pmm_list *L, size_t n, list_flush_fn flush_fn, void *ctx,
+                       const long *nfe) {
   size_t B = blk->B;
-  uint64_t su = 1 + lb_streams_gauss_blocks(W->n);
+  uint64_t gb = lb_streams_gauss_blocks(n), su = 1 + gb;
+  if (p->option == 2 || p->K == 1) {
+    size_t ne = 0;
+    double K = (double)p->K;
+    for (size_t r = 0; r < B; r++) {
+      L->foff[r] = 0;
+      if (p->option != 2) continue;
+      unsigned long u = lb_streams_uniform_int(blk->r, r, (unsigned long)p->K);
+      if (u == 0) continue;
+      L->erow[ne] = r;
+      L->etk[ne] = (double)u / K;
+      L->eseg[ne] = 0.0;
+      L->eoff[ne] = 0;
+      L->foff[r] = gb;
+      ne++;
+    }
+    flush_fn(ctx, ne);
+    return;
+  }
   size_t live = B, s0 = 0, ne = 0; /* live list = entries s0 .. s0+live */
   for (uint64_t k = 0; live > 0; k++) {
-    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W->erow + s0, k * su,
-                          W->tt);
-    skip_times(p, live, W->tt, W->etk + s0, W->elr + s0);
-    if (ne + live > W->Q) { /* make room (the flush reads the list only) */
-      od_flush(s, blk, W, ne, y, alpha, t, wk, nfe);
+    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : L->erow + s0, k * su,
+                          L->tt);
+    skip_times(p, live, L->tt, L->etk + s0, L->elr + s0);
+    if (ne + live > L->Q) { /* make room (the flush reads the list only) */
+      flush_fn(ctx, ne);
       ne = 0;
     }
-    /* the rows with a time before the end append a midpoint (the others
-     * are done; od_flush records each row's last time) */
-    size_t cnt = od_compact(p, W, s0, live, ne);
-    for (size_t e = 0; e < cnt; e++) W->eoff[ne + e] = k * su + 1;
+    /* the rows with a time before the end append a midpoint */
+    size_t cnt = list_compact(p, L, s0, live, ne);
+    for (size_t e = 0; e < cnt; e++) L->eoff[ne + e] = k * su + 1;
     s0 = ne;
     ne += cnt;
     live = cnt;
   }
-  od_flush(s, blk, W, ne, y, alpha, t, wk, nfe);
+  flush_fn(ctx, ne);
   /* a row with N midpoints drew its last segment in round N */
-  for (size_t r = 0; r < B; r++) W->foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
+  for (size_t r = 0; r < B; r++) L->foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
+}
+
+typedef struct {
+  size_t n, ld;
+  pmm_list L;
+  double *b0, *M, *acc, *zf; /* n x ld */
+  double *ez, *qy, *qb;      /* n x Q */
+} od_ws;
+
+static size_t od_work(size_t n, size_t ld) {
+  return 4 * n * ld + list_work(ld) + 3 * n * list_cap(ld);
+}
+
+static od_ws od_carve(size_t n, size_t ld, double *w) {
+  od_ws W;
+  W.n = n;
+  W.ld = ld;
+  W.b0 = w, w += n * ld;
+  W.M = w, w += n * ld;
+  W.acc = w, w += n * ld;
+  W.zf = w, w += n * ld;
+  W.L = list_carve(ld, &w);
+  size_t Q = W.L.Q;
+  W.ez = w, w += n * Q;
+  W.qy = w, w += n * Q;
+  W.qb = w;
+  return W;
+}
+
+/* od_flush's arguments (list_place passes them through) */
+typedef struct {
+  const lb_sampler *s;
+  const lb_block *blk;
+  od_ws *W;
+  const double *y;
+  double alpha, t, wk; /* wk: the correction weight */
+  long *nfe;
+} od_ctx;
+
+/* Entries 0..ne of the list: their Gaussians, M_k = M_{k-1} + sqrt(2 seg)
+ * W_k and Yhat_k = (Y + tk b0) + M_k in list order, the drifts in block
+ * calls, and the corrections wk (b(Yhat_k) - b0) into acc in list order. */
+LB_VECTOR_CLONES
+static void od_flush(void *vc, size_t ne) {
+  const od_ctx *c = vc;
+  const lb_sampler *s = c->s;
+  const lb_block *blk = c->blk;
+  od_ws *W = c->W;
+  const double *y = c->y;
+  double alpha = c->alpha, t = c->t, wk = c->wk;
+  long *nfe = c->nfe;
+  size_t n = W->n, ld = W->ld, Q = W->L.Q;
+  if (ne == 0) return;
+  lb_streams_gauss_at(blk->rz, n, ne, W->L.erow, W->L.eoff, Q, W->ez);
+  /* etk and eseg hold the time x and the previous time lp in units of
+   * alpha: tk = x alpha, seg = (x - lp) alpha, absolute time t + tk */
+  double sc[LB_BLOCK_MAX], tk[LB_BLOCK_MAX];
+  const double *restrict ex = W->L.etk, *restrict elp = W->L.eseg;
+  double *restrict tm = W->L.etm;
+#pragma omp simd
+  for (size_t e = 0; e < ne; e++) {
+    double x = ex[e];
+    sc[e] = lb_sqrt_fma(2.0 * ((x - elp[e]) * alpha));
+    tk[e] = x * alpha;
+    tm[e] = t + x * alpha;
+  }
+  for (size_t e = 0; e < ne; e++) {
+    size_t r = W->L.erow[e];
+    W->L.last[r] = ex[e]; /* a row's entries come in time order */
+    for (size_t i = 0; i < n; i++) {
+      double m = W->M[i * ld + r] + sc[e] * W->ez[i * Q + e];
+      W->M[i * ld + r] = m;
+      W->qy[i * Q + e] = (y[i * ld + r] + tk[e] * W->b0[i * ld + r]) + m;
+    }
+  }
+  for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
+    size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
+    lb_dynamics_drift(&s->dyn, m, Q, W->qy + o, W->L.etm + o, W->qb + o);
+  }
+  for (size_t i = 0; i < n; i++) {
+    const double *qb = W->qb + i * Q, *b0 = W->b0 + i * ld;
+    double *acc = W->acc + i * ld;
+    for (size_t e = 0; e < ne; e++) {
+      size_t r = W->L.erow[e];
+      acc[r] += wk * (qb[e] - b0[r]);
+    }
+  }
+  for (size_t e = 0; e < ne; e++) nfe[W->L.erow[e]]++;
 }
 
 LB_VECTOR_CLONES
@@ -706,57 +787,20 @@ static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
   /* the correction weight: K G_h = K h (add_G's c tau), or alpha G'(0) */
   double wk = p->K ? (double)p->K * (alpha / (double)p->K) : alpha;
 
-  /* the list of midpoints (erow, and in etk / eseg the time and the
-   * previous time, in units of alpha; elr the fine index): round k's
-   * live rows are the entries it appended, so they are the next round's
-   * list; round 0's is every row */
-  {
-    double *restrict t0 = W.t0, *restrict etk = W.etk, *restrict elr = W.elr,
-                     *restrict last = W.last;
-    size_t *restrict erow = W.erow;
-    long *restrict nf = nfe;
-#pragma omp simd
-    for (size_t r = 0; r < B; r++) {
-      t0[r] = t;
-      nf[r] = 1;
-      erow[r] = r;
-      etk[r] = 0.0; /* the previous time of round 0 */
-      elr[r] = 0.0;
-      last[r] = 0.0; /* a row's last time (od_flush), 0 without one */
-    }
-  }
-  lb_dynamics_drift(&s->dyn, B, ld, y, W.t0, W.b0);
+  /* round k's live rows are the entries round k - 1 appended; round 0's
+   * are every row */
+  list_start(&W.L, B, t, nfe);
+  lb_dynamics_drift(&s->dyn, B, ld, y, W.L.t0, W.b0);
   memset(W.M, 0, n * ld * sizeof *W.M);
   memset(W.acc, 0, n * ld * sizeof *W.acc);
-
-  if (p->option == 2 || p->K == 1) {
-    /* at most one midpoint: option 2's index u ~ Unif{0..K-1} (Lemire's
-     * draw moves the stream itself: one block, rarely more), none when
-     * u = 0; K = 1 draws nothing.  The segments' Gaussians follow. */
-    size_t ne = 0;
-    double K = (double)p->K;
-    for (size_t r = 0; r < B; r++) {
-      W.foff[r] = 0;
-      if (p->option != 2) continue;
-      unsigned long u = lb_streams_uniform_int(blk->r, r, (unsigned long)p->K);
-      if (u == 0) continue;
-      W.erow[ne] = r;
-      W.etk[ne] = (double)u / K;
-      W.eseg[ne] = 0.0;
-      W.eoff[ne] = 0;
-      W.foff[r] = gb;
-      ne++;
-    }
-    od_flush(s, blk, &W, ne, y, alpha, t, wk, nfe);
-  } else {
-    od_rounds(s, p, blk, &W, alpha, t, wk, y, nfe);
-  }
+  od_ctx c = {s, blk, &W, y, alpha, t, wk, nfe};
+  list_place(p, blk, &W.L, n, od_flush, &c, nfe);
 
   /* the last segment, then Y' = (Y + alpha b0) + (M + acc) */
-  lb_streams_gauss_at(blk->rz, n, B, NULL, W.foff, ld, W.zf);
+  lb_streams_gauss_at(blk->rz, n, B, NULL, W.L.foff, ld, W.zf);
   double sc[LB_BLOCK_MAX];
 #pragma omp simd
-  for (size_t r = 0; r < B; r++) sc[r] = lb_sqrt_fma(2.0 * ((1.0 - W.last[r]) * alpha));
+  for (size_t r = 0; r < B; r++) sc[r] = lb_sqrt_fma(2.0 * ((1.0 - W.L.last[r]) * alpha));
   for (size_t i = 0; i < n; i++) {
     double *restrict yi = y + i * ld;
     const double *restrict Mi = W.M + i * ld, *restrict ai = W.acc + i * ld,
@@ -765,7 +809,7 @@ static void pmm_step_od(const lb_sampler *s, const pmm_params *p,
     for (size_t r = 0; r < B; r++)
       yi[r] = (yi[r] + alpha * bi[r]) + ((Mi[r] + sc[r] * zi[r]) + ai[r]);
   }
-  lb_streams_skip(blk->rz, B, W.foff, gb);
+  lb_streams_skip(blk->rz, B, W.L.foff, gb);
 }
 
 /* ---- fine form -------------------------------------------------------- */
@@ -858,7 +902,7 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
  * draws come in the same fixed pattern (round k's uniform su k blocks
  * into its stream, segment k's Gaussians su k + 1 blocks in, the last
  * segment's after its last round), so the time rounds draw only
- * uniforms and all midpoints go into one list (ud_rounds; option 2 and
+ * uniforms and all midpoints go into one list (list_place; option 2 and
  * K = 1 place theirs without rounds).  Over the list (ud_flush): the
  * Gaussians in one call; the coefficients of the three durations of each
  * entry (segment, midpoint time tk, and alpha - tk - h for the
@@ -874,15 +918,11 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
  * per-round work is one uniform call and a compaction. */
 
 typedef struct {
-  size_t n, d, ld, Q;
-  double *b0;                     /* d x ld */
-  double *M, *acc, *zf;           /* n x ld */
-  double *tt, *last, *t0, *fseg, *tau; /* ld */
-  uint64_t *foff;                 /* ld: offset of the last segment */
-  size_t *erow;                   /* Q: the list of midpoints */
-  double *etk, *eseg, *elr, *etm; /* Q: time and previous time (units of
-                                   * alpha), fine index, absolute time */
-  uint64_t *eoff;                 /* Q: offset of the entry's Gaussians */
+  size_t n, d, ld;
+  pmm_list L;
+  double *b0;           /* d x ld */
+  double *M, *acc, *zf; /* n x ld */
+  double *fseg, *tau;   /* ld */
   /* Q: the durations and coefficients of the entries: segment (s), time
    * tk (t), correction alpha - tk - h (c); om scratch */
   double *dseg, *dtk, *dc, *om;
@@ -891,14 +931,8 @@ typedef struct {
   double *qb;      /* d x Q */
 } ud_ws;
 
-/* the list holds up to ld midpoints (a multiple of 8: the fills run whole
- * vectors); as in the overdamped form a block of Poisson(1) rows
- * overflows it in about half the steps */
-static size_t ud_q_cap(size_t ld) { return ld; }
-
 static size_t ud_work(size_t n, size_t d, size_t ld) {
-  size_t Q = ud_q_cap(ld);
-  return (d + 3 * n + 6) * ld + (20 + 2 * n + d) * Q;
+  return (d + 3 * n + 2) * ld + list_work(ld) + (14 + 2 * n + d) * list_cap(ld);
 }
 
 static ud_ws ud_carve(size_t n, size_t d, size_t ld, double *w) {
@@ -906,23 +940,14 @@ static ud_ws ud_carve(size_t n, size_t d, size_t ld, double *w) {
   W.n = n;
   W.d = d;
   W.ld = ld;
-  size_t Q = W.Q = ud_q_cap(ld);
   W.b0 = w, w += d * ld;
   W.M = w, w += n * ld;
   W.acc = w, w += n * ld;
   W.zf = w, w += n * ld;
-  W.tt = w, w += ld;
-  W.last = w, w += ld;
-  W.t0 = w, w += ld;
   W.fseg = w, w += ld;
   W.tau = w, w += ld;
-  W.foff = (uint64_t *)w, w += ld;
-  W.erow = (size_t *)w, w += Q;
-  W.etk = w, w += Q;
-  W.eseg = w, w += Q;
-  W.elr = w, w += Q;
-  W.etm = w, w += Q;
-  W.eoff = (uint64_t *)w, w += Q;
+  W.L = list_carve(ld, &w);
+  size_t Q = W.L.Q;
   W.dseg = w, w += Q;
   W.dtk = w, w += Q;
   W.dc = w, w += Q;
@@ -943,25 +968,41 @@ static ud_ws ud_carve(size_t n, size_t d, size_t ld, double *w) {
   return W;
 }
 
+/* ud_flush's arguments */
+typedef struct {
+  const lb_sampler *s;
+  const pmm_params *p;
+  const lb_block *blk;
+  ud_ws *W;
+  const double *y;
+  double alpha, t, gu, gv;
+  long *nfe;
+} ud_ctx;
+
 /* Entries 0..ne of the list, as above.  gu, gv: the correction weight K
  * G_h = (K GU_h, K K_h) (K = inf: (0, alpha), G'(0) = e_v). */
 LB_VECTOR_CLONES
-static void ud_flush(const lb_sampler *s, const pmm_params *p,
-                     const lb_block *blk, ud_ws *W, size_t ne,
-                     const double *y, double alpha, double t, double gu,
-                     double gv, long *nfe) {
+static void ud_flush(void *vc, size_t ne) {
+  const ud_ctx *c = vc;
+  const lb_sampler *s = c->s;
+  const pmm_params *p = c->p;
+  const lb_block *blk = c->blk;
+  ud_ws *W = c->W;
+  const double *y = c->y;
+  double alpha = c->alpha, t = c->t, gu = c->gu, gv = c->gv;
+  long *nfe = c->nfe;
   const lb_dynamics *dy = &s->dyn;
-  size_t n = W->n, d = W->d, ld = W->ld, Q = W->Q;
+  size_t n = W->n, d = W->d, ld = W->ld, Q = W->L.Q;
   double g = dy->gamma, h = p->K ? alpha / (double)p->K : 0.0;
   if (ne == 0) return;
-  lb_streams_gauss_at(blk->rz, n, ne, W->erow, W->eoff, Q, W->ez);
+  lb_streams_gauss_at(blk->rz, n, ne, W->L.erow, W->L.eoff, Q, W->ez);
   /* the durations as pmm_step_fast forms them: seg = (x - lp) alpha, tk =
    * x alpha, t + tk, (alpha - tk) - h; zero past ne up to a multiple of 8 */
   size_t n8 = (ne + 7) / 8 * 8;
   {
-    const double *restrict ex = W->etk, *restrict elp = W->eseg;
+    const double *restrict ex = W->L.etk, *restrict elp = W->L.eseg;
     double *restrict ds = W->dseg, *restrict dt = W->dtk, *restrict dc = W->dc,
-                     *restrict tm = W->etm;
+                     *restrict tm = W->L.etm;
 #pragma omp simd
     for (size_t e = 0; e < ne; e++) {
       double x = ex[e], tk = x * alpha;
@@ -980,7 +1021,8 @@ static void ud_flush(const lb_sampler *s, const pmm_params *p,
   /* M_k (ud_apply_A then ud_add_noise on the segment) and Yhat_k
    * (ud_apply_A, ud_add_G with c = 1 on tk, then + M_k) */
   for (size_t e = 0; e < ne; e++) {
-    size_t r = W->erow[e];
+    size_t r = W->L.erow[e];
+    W->L.last[r] = W->L.etk[e]; /* a row's entries come in time order */
     double sK = W->sK[e], sE = W->sE[e], l11 = W->sL11[e], l21 = W->sL21[e],
            l22 = W->sL22[e], tK = W->tK[e], tE = W->tE[e], tG = W->tGU[e];
     for (size_t i = 0; i < d; i++) {
@@ -1005,11 +1047,11 @@ static void ud_flush(const lb_sampler *s, const pmm_params *p,
   }
   for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
     size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
-    lb_dynamics_drift(dy, m, Q, W->qy + o, W->etm + o, W->qb + o);
+    lb_dynamics_drift(dy, m, Q, W->qy + o, W->L.etm + o, W->qb + o);
   }
   /* flush's correction: 0 + G (b(Yhat) - b0), then A_{alpha - tk - h} */
   for (size_t e = 0; e < ne; e++) {
-    size_t r = W->erow[e];
+    size_t r = W->L.erow[e];
     double cK = W->cK[e], cE = W->cE[e];
     nfe[r]++;
     for (size_t i = 0; i < d; i++) {
@@ -1022,48 +1064,6 @@ static void ud_flush(const lb_sampler *s, const pmm_params *p,
       W->acc[(d + i) * ld + r] += v;
     }
   }
-}
-
-/* Option 1 with K > 1 and K = inf: the rounds of od_rounds on the
- * underdamped list. */
-LB_VECTOR_CLONES
-static void ud_rounds(const lb_sampler *s, const pmm_params *p,
-                      const lb_block *blk, ud_ws *W, double alpha, double t,
-                      double gu, double gv, const double *y, long *nfe) {
-  size_t B = blk->B;
-  uint64_t su = 1 + lb_streams_gauss_blocks(W->n);
-  size_t live = B, s0 = 0, ne = 0; /* live list = entries s0 .. s0+live */
-  for (uint64_t k = 0; live > 0; k++) {
-    lb_streams_uniform_at(blk->r, live, k == 0 ? NULL : W->erow + s0, k * su,
-                          W->tt);
-    skip_times(p, live, W->tt, W->etk + s0, W->elr + s0);
-    if (ne + live > W->Q) { /* make room (the flush reads the list only) */
-      ud_flush(s, p, blk, W, ne, y, alpha, t, gu, gv, nfe);
-      ne = 0;
-    }
-    /* rows past the end record their last time; the others append a
-     * midpoint (written at or before the entry read: safe in place) */
-    size_t cnt = 0, *restrict erow = W->erow;
-    double *restrict tt = W->tt, *restrict ex = W->etk, *restrict elp = W->eseg,
-                     *restrict elr = W->elr;
-    for (size_t j = 0; j < live; j++) {
-      size_t r = erow[s0 + j], e = ne + cnt;
-      double x = tt[j], lp = ex[s0 + j], lr = elr[s0 + j];
-      W->last[r] = lp;
-      erow[e] = r;
-      ex[e] = x;
-      elp[e] = lp;
-      elr[e] = lr;
-      cnt += x < 1.0;
-    }
-    for (size_t e = 0; e < cnt; e++) W->eoff[ne + e] = k * su + 1;
-    s0 = ne;
-    ne += cnt;
-    live = cnt;
-  }
-  ud_flush(s, p, blk, W, ne, y, alpha, t, gu, gv, nfe);
-  /* a row with N midpoints drew its last segment in round N */
-  for (size_t r = 0; r < B; r++) W->foff[r] = (uint64_t)(nfe[r] - 1) * su + 1;
 }
 
 LB_VECTOR_CLONES
@@ -1085,48 +1085,21 @@ static void pmm_step_ud(const lb_sampler *s, const pmm_params *p,
     gv = (double)p->K * c.K;
   }
 
-  /* the list as in pmm_step_od: round 0's live rows are every row */
-  for (size_t r = 0; r < B; r++) {
-    W.t0[r] = t;
-    nfe[r] = 1;
-    W.erow[r] = r;
-    W.etk[r] = 0.0;
-    W.elr[r] = 0.0;
-  }
-  lb_dynamics_drift(dy, B, ld, y, W.t0, W.b0);
+  list_start(&W.L, B, t, nfe);
+  lb_dynamics_drift(dy, B, ld, y, W.L.t0, W.b0);
   memset(W.M, 0, n * ld * sizeof *W.M);
   memset(W.acc, 0, n * ld * sizeof *W.acc);
-
-  if (p->option == 2 || p->K == 1) {
-    /* at most one midpoint, placed as in pmm_step_od */
-    size_t ne = 0;
-    double K = (double)p->K;
-    for (size_t r = 0; r < B; r++) {
-      W.last[r] = 0.0;
-      W.foff[r] = 0;
-      if (p->option != 2) continue;
-      unsigned long u = lb_streams_uniform_int(blk->r, r, (unsigned long)p->K);
-      if (u == 0) continue;
-      W.erow[ne] = r;
-      W.etk[ne] = W.last[r] = (double)u / K;
-      W.eseg[ne] = 0.0;
-      W.eoff[ne] = 0;
-      W.foff[r] = gb;
-      ne++;
-    }
-    ud_flush(s, p, blk, &W, ne, y, alpha, t, gu, gv, nfe);
-  } else {
-    ud_rounds(s, p, blk, &W, alpha, t, gu, gv, y, nfe);
-  }
+  ud_ctx c = {s, p, blk, &W, y, alpha, t, gu, gv, nfe};
+  list_place(p, blk, &W.L, n, ud_flush, &c, nfe);
 
   /* the last segment, then Y' = A_alpha Y + G_alpha b0 + M + acc, with
    * pmm_step_fast's operator calls */
   for (size_t r = 0; r < B; r++) {
-    W.fseg[r] = (1.0 - W.last[r]) * alpha;
+    W.fseg[r] = (1.0 - W.L.last[r]) * alpha;
     W.tau[r] = alpha;
   }
   T->apply_A(dy, B, ld, W.fseg, NULL, W.M);
-  lb_streams_gauss_at(blk->rz, n, B, NULL, W.foff, ld, W.zf);
+  lb_streams_gauss_at(blk->rz, n, B, NULL, W.L.foff, ld, W.zf);
   T->add_noise(dy, B, ld, W.fseg, NULL, W.zf, W.M);
   T->apply_A(dy, B, ld, W.tau, NULL, y);
   T->add_G(dy, B, ld, W.tau, NULL, 1.0, W.b0, y);
@@ -1136,7 +1109,7 @@ static void pmm_step_ud(const lb_sampler *s, const pmm_params *p,
 #pragma omp simd
     for (size_t r = 0; r < B; r++) yi[r] += Mi[r] + ai[r];
   }
-  lb_streams_skip(blk->rz, B, W.foff, gb);
+  lb_streams_skip(blk->rz, B, W.L.foff, gb);
 }
 
 void lb_pmm_step(const lb_sampler *s, const lb_block *blk, double alpha,
