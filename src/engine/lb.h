@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LB_VERSION "0.3.1"
+#define LB_VERSION "0.3.2"
 
 /* Status codes (also the process exit status of the commands). */
 enum {
