@@ -206,6 +206,16 @@ static size_t fine_zc_steps(size_t n, size_t ld) {
 }
 static size_t fine_q_cap(size_t ld) { return 4 * ld; }
 
+/* The drifts of cnt queued rows (stride ld) in block calls of at most
+ * LB_BLOCK_MAX rows (block kernels keep per-row scratch of that size). */
+static void drift_rows(const lb_dynamics *dy, size_t cnt, size_t ld,
+                       const double *y, const double *t, double *b) {
+  for (size_t o = 0; o < cnt; o += LB_BLOCK_MAX) {
+    size_t m = cnt - o < LB_BLOCK_MAX ? cnt - o : LB_BLOCK_MAX;
+    lb_dynamics_drift(dy, m, ld, y + o, t + o, b + o);
+  }
+}
+
 static size_t od_work(size_t n, size_t ld);
 static size_t ud_work(size_t n, size_t d, size_t ld);
 
@@ -762,10 +772,7 @@ static void od_flush(void *vc, size_t ne) {
       W->qy[i * Q + e] = (y[i * ld + r] + tk[e] * W->b0[i * ld + r]) + m;
     }
   }
-  for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
-    size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
-    lb_dynamics_drift(&s->dyn, m, Q, W->qy + o, W->L.etm + o, W->qb + o);
-  }
+  drift_rows(&s->dyn, ne, Q, W->qy, W->L.etm, W->qb);
   for (size_t i = 0; i < n; i++) {
     const double *qb = W->qb + i * Q, *b0 = W->b0 + i * ld;
     double *acc = W->acc + i * ld;
@@ -872,11 +879,7 @@ static void pmm_step_fine(const lb_sampler *s, const pmm_params *p,
       T->add_G(dy, B, ld, W.tau, W.tm, 1.0, W.b0, yh);
       T->add_noise(dy, B, ld, W.tau, W.tm, z, yh);
     }
-    /* the queued drifts, in blocks of at most LB_BLOCK_MAX rows */
-    for (size_t o = 0; o < qn; o += LB_BLOCK_MAX) {
-      size_t m = qn - o < LB_BLOCK_MAX ? qn - o : LB_BLOCK_MAX;
-      lb_dynamics_drift(dy, m, Q, W.fqy + o, W.fqtm + o, W.fqb + o);
-    }
+    drift_rows(dy, qn, Q, W.fqy, W.fqtm, W.fqb); /* the queued drifts */
     /* pass 2: the refined iterate over the same steps, same Z_i, with the
      * drift b0 + wk H_i (b(Yhat_i) - b0) */
     size_t e = 0;
@@ -1045,10 +1048,7 @@ static void ud_flush(void *vc, size_t ne) {
       W->qy[(d + i) * Q + e] = yv + v;
     }
   }
-  for (size_t o = 0; o < ne; o += LB_BLOCK_MAX) {
-    size_t m = ne - o < LB_BLOCK_MAX ? ne - o : LB_BLOCK_MAX;
-    lb_dynamics_drift(dy, m, Q, W->qy + o, W->L.etm + o, W->qb + o);
-  }
+  drift_rows(dy, ne, Q, W->qy, W->L.etm, W->qb);
   /* flush's correction: 0 + G (b(Yhat) - b0), then A_{alpha - tk - h} */
   for (size_t e = 0; e < ne; e++) {
     size_t r = W->L.erow[e];
