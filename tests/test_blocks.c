@@ -48,19 +48,6 @@ static void run(const blk_case *c, long block, int threads, lb_run *out,
   lb_target_free(t);
 }
 
-static int same_run(const lb_run *a, const lb_run *b) {
-  size_t cd = (size_t)a->chains * (size_t)a->dim;
-  size_t tr = a->records * a->record_chains * (size_t)a->dim;
-  return a->records == b->records &&
-         memcmp(a->samples, b->samples, cd * sizeof(double)) == 0 &&
-         memcmp(a->nfe, b->nfe, (size_t)a->chains * sizeof(int64_t)) == 0 &&
-         memcmp(a->diverged, b->diverged, (size_t)a->chains) == 0 &&
-         memcmp(a->trajectory, b->trajectory, tr * sizeof(double)) == 0 &&
-         memcmp(a->trajectory_nfe, b->trajectory_nfe,
-                a->records * sizeof(int64_t)) == 0 &&
-         strcmp(a->status, b->status) == 0;
-}
-
 ParameterizedTestParameters(blocks, invariance) {
   static blk_case cases[] = {
       {"gmm:preset=ring8", "lmc", 0.05, 12, 0},
@@ -97,11 +84,11 @@ ParameterizedTest(blk_case *c, blocks, invariance) {
   for (int k = 1; k < 4; k++) {
     lb_run a = {0}, fa = {0};
     run(c, blocks[k], threads[k], &a, &fa);
-    cr_expect(same_run(&ref, &a), "%s on %s: block %ld, %d threads differs "
+    cr_expect(lb_test_same_run(&ref, &a), "%s on %s: block %ld, %d threads differs "
               "from block 64, 1 thread", c->sampler, c->target, blocks[k],
               threads[k]);
     if (c->coupled)
-      cr_expect(same_run(&fref, &fa), "%s on %s (coupled lmc): block %ld, "
+      cr_expect(lb_test_same_run(&fref, &fa), "%s on %s (coupled lmc): block %ld, "
                 "%d threads differs", c->sampler, c->target, blocks[k],
                 threads[k]);
     lb_run_clear(&a);
@@ -142,7 +129,7 @@ Test(blocks, pmm_vector_compaction_matches_portable) {
       setenv("LB_PMM_NO_AVX512", "1", 1);
       run(&cases[q], block, 1, &pv, &fp);
       unsetenv("LB_PMM_NO_AVX512");
-      cr_expect(same_run(&v, &pv), "%s on %s, block %ld: the AVX-512 "
+      cr_expect(lb_test_same_run(&v, &pv), "%s on %s, block %ld: the AVX-512 "
                 "compaction differs from the portable one", cases[q].sampler,
                 cases[q].target, block);
       lb_run_clear(&v);

@@ -697,6 +697,24 @@ Test(mmd, unbiased_mean_is_the_closed_form) {
             "mean %.6g, closed form %.6g, se %.3g", mean, exact, se);
 }
 
+/* sum of exp(-g |x_i - y_j|^2) over i < n, j < m (i != j when same), in
+ * long double, sequentially */
+static long double ksum_ld(const double *x, size_t n, const double *y,
+                           size_t m, size_t d, long double g, int same) {
+  long double sum = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < m; j++) {
+      if (same && i == j) continue;
+      long double q = 0;
+      for (size_t l = 0; l < d; l++) {
+        long double t = (long double)x[i * d + l] - y[j * d + l];
+        q += t * t;
+      }
+      sum += expl(-g * q);
+    }
+  return sum;
+}
+
 /* The vector kernel sums (8 partial sums, lb_exp) against a long-double
  * sequential sum with expl: within 1e-13 of the sum of the three terms'
  * magnitudes.  Sizes past the 256-point chunks and not multiples of 8;
@@ -705,34 +723,9 @@ Test(mmd, kernel_sums_match_a_long_double_sum) {
   const size_t n = 301, m = 517, d = 3;
   double *x = gauss_sample(n, d, 0, 1, 77), *y = gauss_sample(m, d, 0.3, 1.1, 78);
   const double sig = 0.9, g = 1 / (2 * sig * sig);
-  long double sxx = 0, syy = 0, sxy = 0;
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < n; j++) {
-      long double q = 0;
-      for (size_t l = 0; l < d; l++) {
-        long double t = (long double)x[i * d + l] - x[j * d + l];
-        q += t * t;
-      }
-      if (i != j) sxx += expl(-(long double)g * q);
-    }
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < m; j++) {
-      long double q = 0;
-      for (size_t l = 0; l < d; l++) {
-        long double t = (long double)y[i * d + l] - y[j * d + l];
-        q += t * t;
-      }
-      if (i != j) syy += expl(-(long double)g * q);
-    }
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < m; j++) {
-      long double q = 0;
-      for (size_t l = 0; l < d; l++) {
-        long double t = (long double)x[i * d + l] - y[j * d + l];
-        q += t * t;
-      }
-      sxy += expl(-(long double)g * q);
-    }
+  long double sxx = ksum_ld(x, n, x, n, d, g, 1);
+  long double syy = ksum_ld(y, m, y, m, d, g, 1);
+  long double sxy = ksum_ld(x, n, y, m, d, g, 0);
   long double a = sxx / ((long double)n * (n - 1)), b = syy / ((long double)m * (m - 1)),
               c = sxy / ((long double)n * m);
   double got = lb_mmd2_unbiased(x, n, y, m, d, sig);

@@ -111,3 +111,19 @@ ReportHook(POST_TEST)(struct criterion_test_stats *st) {
     progress_last = now;
   }
 }
+
+int lb_test_same_run(const lb_run *a, const lb_run *b) {
+  size_t cd = (size_t)a->chains * (size_t)a->dim;
+  size_t tr = a->records * a->record_chains * (size_t)a->dim;
+  int vel = (!a->velocities && !b->velocities) ||
+            (a->velocities && b->velocities &&
+             memcmp(a->velocities, b->velocities, cd * sizeof(double)) == 0);
+  return a->chains == b->chains && a->records == b->records && vel &&
+         memcmp(a->samples, b->samples, cd * sizeof(double)) == 0 &&
+         memcmp(a->nfe, b->nfe, (size_t)a->chains * sizeof(int64_t)) == 0 &&
+         memcmp(a->diverged, b->diverged, (size_t)a->chains) == 0 &&
+         memcmp(a->trajectory, b->trajectory, tr * sizeof(double)) == 0 &&
+         memcmp(a->trajectory_nfe, b->trajectory_nfe,
+                a->records * sizeof(int64_t)) == 0 &&
+         strcmp(a->status, b->status) == 0;
+}

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "io.h"
+
 #define LB_TEST_NSE 5.0
 
 /* Criterion 2.4 runs each test in a re-executed process: parameters of
@@ -27,5 +29,10 @@ void lb_test_mean_se(const double *x, size_t n, size_t stride, double *mean,
 /* Sample variance and its standard error sqrt((m4 - s^4) / n). */
 void lb_test_var_se(const double *x, size_t n, size_t stride, double *var,
                     double *se);
+
+/* 1 when two runs (io.h) hold the same bits: samples, velocities (both
+ * absent, or equal), NFE, divergence flags, trajectories, the recorded
+ * NFE and the status. */
+int lb_test_same_run(const lb_run *a, const lb_run *b);
 
 #endif
